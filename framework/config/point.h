@@ -1,0 +1,69 @@
+#pragma once
+// One fully resolved sweep point: every axis and fixed value, typed. The sweep expansion
+// (framework/sweep) produces these from a SweepConfig; the runner turns one into a workload, plans and
+// backend calls. Adding an axis = a field here + its entry in the parameter table (config/params.cpp)
+// + the code that reads it.
+#include <cstdint>
+#include <string>
+
+#include "framework/core/types.h"
+#include "framework/workload/knobs.h"
+
+namespace unisparse {
+
+struct TimingConfig {
+  int warmup = 3;
+  int min_iters = 10;
+  int max_iters = 200;
+  double max_noise = 0.02;  // stop once the relative spread of the median estimate is below this
+  bool l2_flush = true;
+};
+
+struct WorkloadSpec {
+  std::string name;        // "needle", or the trace file's stem
+  std::string trace_path;  // non-empty: read Q/K/V from this safetensors trace
+  int trace_layer = 0;
+  GeneratorKnobs knobs;    // synthetic workloads
+};
+
+struct PointConfig {
+  std::string sweep;
+  std::string model = "llama3-8b";
+  ModelShape shape{32, 8, 128};
+  WorkloadSpec workload;
+  Phase phase = Phase::decode;
+  SparsityMode mode = SparsityMode::static_dynamic;
+  std::string backend = "cpu";
+
+  int context_len = 4096;  // prefill tokens T (decode: the cache holds T tokens before step 0)
+  int batch = 1;
+  DType dtype = DType::fp16;     // Q (and K/V when kv_dtype is a 16-bit type)
+  DType kv_dtype = DType::fp16;  // KV cache storage
+  int decode_steps = 16;
+
+  // Dynamic sparsity (decode).
+  int page_size = 64;          // physical page, tokens
+  int logical_page_size = 16;  // statistics granularity, divides page_size
+  int token_budget = 4096;     // multiple of page_size
+  int reuse_interval = 4;
+  GqaSelection gqa_selection = GqaSelection::per_query_head;
+
+  // Static sparsity.
+  double streaming_fraction = 0.5;  // share of KV heads that are streaming heads
+  int sink_tokens = 128;
+  int local_tokens = 256;
+
+  // Prefill.
+  int block_size = 64;  // query/KV tile, tokens
+
+  uint64_t seed = 0;
+  // Accuracy is measured against the dense fp64 reference on the first reference_batches sequences
+  // (the rest are timed only) and, for prefill, on reference_rows sampled query rows per head
+  // (0 = every row).
+  int reference_batches = 1;
+  int reference_rows = 0;
+
+  TimingConfig timing;
+};
+
+}  // namespace unisparse

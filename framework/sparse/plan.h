@@ -1,0 +1,60 @@
+#pragma once
+// The sparsity plans both backends consume (DESIGN.md §2). The active list is built outside any
+// kernel; kernels and the CPU backend only iterate over it.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "framework/core/csr.h"
+#include "framework/core/types.h"
+
+namespace unisparse {
+
+// Half-open token interval [begin, end).
+struct TokenRange {
+  int32_t begin = 0;
+  int32_t end = 0;
+  int32_t size() const { return end - begin; }
+  bool operator==(const TokenRange&) const = default;
+};
+
+// Decode: what each query head attends at each step.
+struct DecodePlan {
+  SparsityMode mode = SparsityMode::dense;
+  HeadLayout heads;          // static sparsity (streaming KV heads see sink + local tokens)
+  PageGeometry geometry;     // paging of the KV cache and of the key statistics
+  SelectionPolicy policy;    // dynamic sparsity of dense heads (used when uses_page_selection(mode))
+};
+
+// Result of decode page selection: selections[s] has one row per (batch b, query head h), row index
+// b * num_q_heads + h, holding the ascending physical page ids attended at step s. Dense heads in
+// modes without page selection list every page; streaming heads list the pages their sink and local
+// tokens touch (the attention itself is token exact).
+using DecodeSelections = std::vector<Csr>;  // [steps]
+
+// The exact token set a (step, batch, q head) row attends, as ascending disjoint ranges:
+//  streaming head: [0, sink) ∪ [n - local, n); otherwise the tokens of the listed pages, clipped to n.
+std::vector<TokenRange> attended_ranges(bool streaming_head, int sink_tokens, int local_tokens,
+                                        int physical_page_size, std::span<const int32_t> pages,
+                                        int num_tokens);
+
+// Prefill: per query head, a mode; block_list heads read their active KV blocks from a CSR with one
+// row per (q head, query block).
+enum class PrefillHeadMode { dense_causal, streaming, block_list };
+
+struct PrefillPlan {
+  int block_size = 64;                      // query and KV block, tokens
+  std::vector<PrefillHeadMode> head_mode;   // [num_q_heads]
+  int sink_tokens = 128;
+  int local_tokens = 4096;
+  Csr blocks;  // rows = num_q_heads * num_q_blocks (row q_head * num_q_blocks + q_block)
+
+  // Whether key j is visible to query i of a head in the given mode (token exact, causal).
+  bool visible(PrefillHeadMode mode, int query, int key) const;
+};
+
+// A plan whose streaming KV heads (per the layout) run streaming and the rest dense causal.
+PrefillPlan make_prefill_plan(const ModelShape& shape, const HeadLayout& heads, int block_size,
+                              bool use_streaming);
+
+}  // namespace unisparse
