@@ -11,7 +11,7 @@ struct GeneratorKnobs {
   // Attention sinks: the first num_sink_tokens keys share a direction every query leans on, so the
   // first tokens take a large share of the softmax mass.
   int num_sink_tokens = 4;
-  double sink_strength = 4.0;  // logit boost (in units of the typical q.k spread) of sink keys
+  double sink_strength = 4.0;  // logit added (after the 1/sqrt(d) scale) to q.k of sink keys
 
   // RoPE-induced recency: a positional sub-space in which q.k decays with the distance |i - j|.
   double recency_strength = 2.0;  // logit boost at distance 0

@@ -1,0 +1,41 @@
+#pragma once
+// A small declarative command-line parser shared by the subcommands: options are declared with the
+// variable they fill and a help line; --help prints them. Bad arguments are InputErrors.
+#include <string>
+#include <vector>
+
+namespace unisparse::cli {
+
+class ArgParser {
+ public:
+  ArgParser(std::string usage_line, std::string description);
+  void flag(const std::string& name, bool* out, const std::string& help);
+  void option(const std::string& name, std::string* out, const std::string& metavar,
+              const std::string& help, bool required = false);
+  void repeated(const std::string& name, std::vector<std::string>* out, const std::string& metavar,
+                const std::string& help);
+  void positional(const std::string& name, std::string* out, const std::string& help);
+
+  // Returns false when --help was asked for (help printed to stdout).
+  bool parse(const std::vector<std::string>& args);
+  std::string help() const;
+
+ private:
+  enum class Kind { flag, option, repeated, positional };
+  struct Spec {
+    Kind kind;
+    std::string name, metavar, help;
+    void* out;
+    bool required;
+    bool seen = false;
+  };
+  Spec* find(const std::string& name);
+  std::string usage_line_;
+  std::string description_;
+  std::vector<Spec> specs_;
+};
+
+// Parses an integer option value; InputError naming the option otherwise.
+int parse_int_option(const std::string& option, const std::string& value);
+
+}  // namespace unisparse::cli

@@ -1,0 +1,209 @@
+#include "framework/cli/commands.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "framework/backend/backend.h"
+#include "framework/cli/args.h"
+#include "framework/config/sweep_config.h"
+#include "framework/core/error.h"
+#include "framework/sparse/selector.h"
+#include "framework/sweep/expand.h"
+#include "framework/sweep/regression_check.h"
+#include "framework/sweep/runner.h"
+#include "framework/workload/trace.h"
+
+namespace unisparse::cli {
+
+namespace fs = std::filesystem;
+
+std::string find_source_dir(const std::string& start) {
+  std::error_code error;
+  fs::path dir = fs::absolute(start.empty() ? fs::path(".") : fs::path(start), error);
+  if (!fs::is_directory(dir)) dir = dir.parent_path();
+  for (fs::path probe = dir; !probe.empty(); probe = probe.parent_path()) {
+    if (fs::is_directory(probe / "configs" / "models")) return probe.string();
+    if (probe == probe.parent_path()) break;
+  }
+  return fs::current_path().string();
+}
+
+int run_command(const std::vector<std::string>& args, const std::vector<std::string>& argv) {
+  std::string sweep_path, backend, results_root, run_id, resume_dir, configs_dir;
+  std::vector<std::string> axis_overrides, fixed_overrides;
+  bool profile = false, quiet = false;
+  ArgParser parser("unisparse run SWEEP.yaml [-a key=[v1,v2]] [--set key=value] [options]",
+                   "Runs every point of a sweep on its backends, scores each against the dense fp64\n"
+                   "reference and writes results/<sweep>/<run-id>/{config.yaml, points.jsonl,\n"
+                   "points.csv, meta.json}. Bad input exits with code 2 before anything is written.");
+  parser.positional("SWEEP.yaml", &sweep_path, "the sweep file");
+  parser.repeated("-a", &axis_overrides, "key=[v1,v2]", "replace or add an axis");
+  parser.repeated("--set", &fixed_overrides, "key=value",
+                  "set a fixed value (fixed.key=value and timing.key=value also work)");
+  parser.option("--backend", &backend, "cpu|cuda", "run only this backend (overrides backends:)");
+  parser.option("--results", &results_root, "DIR", "results root (default: <repo>/results)");
+  parser.option("--run-id", &run_id, "ID", "run directory name (default: UTC timestamp)");
+  parser.option("--resume", &resume_dir, "RUN_DIR",
+                "append to an interrupted run, skipping the points it already has");
+  parser.option("--configs", &configs_dir, "DIR", "configs directory (default: <repo>/configs)");
+  parser.flag("--profile", &profile,
+              "profiling mode: one measured iteration per point after warm-up, CUPTI off, NVTX on");
+  parser.flag("--quiet", &quiet, "no progress output");
+  if (!parser.parse(args)) return 0;
+
+  const std::string source_dir = find_source_dir(fs::path(sweep_path).parent_path().string());
+  if (configs_dir.empty()) configs_dir = source_dir + "/configs";
+  std::vector<Override> overrides;
+  for (const std::string& text : axis_overrides) overrides.push_back({Override::axis, text});
+  for (const std::string& text : fixed_overrides) overrides.push_back({Override::fixed, text});
+  SweepConfig sweep = load_sweep(sweep_path, overrides, configs_dir);
+  if (!backend.empty()) {
+    const auto known = available_backends();
+    if (backend != "cpu" && backend != "cuda")
+      throw InputError("<command line>: --backend '" + backend + "': expected cpu or cuda");
+    sweep.backends = {backend};
+  }
+  RunnerOptions options;
+  options.results_root = results_root.empty() ? source_dir + "/results" : results_root;
+  options.run_id = run_id;
+  options.resume_dir = resume_dir;
+  options.source_dir = source_dir;
+  options.argv = argv;
+  options.profile = profile;
+  options.quiet = quiet;
+  const std::string run_dir = run_sweep(sweep, options);
+  std::printf("run_dir: %s\n", run_dir.c_str());
+  return 0;
+}
+
+int list_command(const std::vector<std::string>& args) {
+  std::string root;
+  ArgParser parser("unisparse list [--root DIR]",
+                   "Lists the sweeps (sweeps/*.yaml), models, workloads and the backends built in.");
+  parser.option("--root", &root, "DIR", "repository root (default: found from the current directory)");
+  if (!parser.parse(args)) return 0;
+  const std::string source_dir = root.empty() ? find_source_dir(".") : root;
+  auto stems = [&](const std::string& folder) {
+    std::vector<fs::path> files;
+    if (fs::is_directory(folder))
+      for (const auto& entry : fs::directory_iterator(folder))
+        if (entry.path().extension() == ".yaml") files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    return files;
+  };
+  std::printf("sweeps:\n");
+  for (const fs::path& file : stems(source_dir + "/sweeps")) {
+    std::string summary;
+    try {
+      const SweepConfig sweep = load_sweep(file.string(), {}, source_dir + "/configs");
+      size_t points = sweep.backends.size();
+      for (const Axis& axis : sweep.axes) points *= axis.values.size();
+      summary = std::string(to_string(sweep.base.phase)) + ", " + std::to_string(points) +
+                " points" + (sweep.description.empty() ? "" : ": " + sweep.description);
+    } catch (const std::exception& error) {
+      summary = std::string("invalid: ") + error.what();
+    }
+    std::printf("  %-28s %s\n", file.stem().c_str(), summary.c_str());
+  }
+  std::printf("models:\n");
+  for (const fs::path& file : stems(source_dir + "/configs/models"))
+    std::printf("  %s\n", file.stem().c_str());
+  std::printf("workloads:\n");
+  for (const fs::path& file : stems(source_dir + "/configs/workloads"))
+    std::printf("  %s\n", file.stem().c_str());
+  std::printf("backends:\n");
+  for (const std::string& name : available_backends()) std::printf("  %s\n", name.c_str());
+  return 0;
+}
+
+int select_command(const std::vector<std::string>& args) {
+  std::string trace, page_size, logical_page_size, token_budget, reuse_interval, gqa = "per_query_head",
+                     layer = "0";
+  ArgParser parser(
+      "unisparse select --trace FILE --page-size P --logical-page-size L --token-budget B "
+      "--reuse-interval R --gqa-selection MODE [--layer N]",
+      "Treats every head of the trace's layer as a dense head, runs its decode steps\n"
+      "(q_decode/k_decode/v_decode) through the page selector and prints one JSON object\n"
+      "{\"selections\": [...]}: per decode step, per query head, the ascending attended\n"
+      "physical page ids (the forced last page included).");
+  parser.option("--trace", &trace, "FILE", "safetensors trace (DESIGN.md §6 tensor names)", true);
+  parser.option("--page-size", &page_size, "P", "physical page size, tokens", true);
+  parser.option("--logical-page-size", &logical_page_size, "L",
+                "logical page size (divides P), tokens", true);
+  parser.option("--token-budget", &token_budget, "B", "token budget (a multiple of P)", true);
+  parser.option("--reuse-interval", &reuse_interval, "R", "selector runs every R steps", true);
+  parser.option("--gqa-selection", &gqa, "MODE", "per_query_head | kv_head_max | kv_head_sum");
+  parser.option("--layer", &layer, "N", "trace layer (default 0)");
+  if (!parser.parse(args)) return 0;
+
+  PointConfig point;
+  point.model.clear();  // shapes come from the trace
+  point.shape = {};
+  point.phase = Phase::decode;
+  point.mode = SparsityMode::dynamic_only;
+  point.page_size = parse_int_option("--page-size", page_size);
+  point.logical_page_size = parse_int_option("--logical-page-size", logical_page_size);
+  point.token_budget = parse_int_option("--token-budget", token_budget);
+  point.reuse_interval = parse_int_option("--reuse-interval", reuse_interval);
+  point.decode_steps = std::numeric_limits<int>::max();  // every decode step the trace holds
+  if (!parse(gqa, point.gqa_selection))
+    throw InputError("<command line>: --gqa-selection '" + gqa +
+                     "': expected per_query_head, kv_head_max or kv_head_sum");
+  if (point.page_size < 1 || point.logical_page_size < 1 || point.token_budget < 1 ||
+      point.reuse_interval < 1)
+    throw InputError("<command line>: page sizes, token budget and reuse interval must be >= 1");
+  const int layer_index = parse_int_option("--layer", layer);
+
+  Workload workload = read_trace(trace, layer_index, point);
+  if (workload.decode_steps < 1)
+    throw input_error(trace, 0, "layers." + std::to_string(layer_index) + ".q_decode",
+                      "the trace has no decode steps to select for");
+  point.shape = workload.shape;
+  point.decode_steps = workload.decode_steps;
+  if (std::string reason = skip_reason(point); !reason.empty())
+    throw InputError("<command line>: invalid selection parameters: " + reason);
+
+  DecodePlan plan;
+  plan.mode = SparsityMode::dynamic_only;
+  plan.heads = HeadLayout::all_dense(workload.shape.num_kv_heads);
+  plan.geometry = {point.page_size, point.logical_page_size};
+  plan.policy = {point.token_budget, point.reuse_interval, point.gqa_selection};
+  const DecodeSelections selections = select_all_steps(workload, plan);
+
+  nlohmann::json steps = nlohmann::json::array();
+  for (const Csr& step : selections) {
+    nlohmann::json heads = nlohmann::json::array();
+    for (int h = 0; h < workload.shape.num_q_heads; ++h) {
+      const auto pages = step.row(h);  // batch 1: row = query head
+      heads.push_back(std::vector<int32_t>(pages.begin(), pages.end()));
+    }
+    steps.push_back(std::move(heads));
+  }
+  std::cout << nlohmann::json{{"selections", steps}}.dump() << "\n";
+  return 0;
+}
+
+int check_command(const std::vector<std::string>& args) {
+  std::string run_dir, baseline_dir;
+  ArgParser parser("unisparse check RUN_DIR --baseline BASELINE_DIR",
+                   "Compares the accuracy metrics of RUN_DIR/points.jsonl point by point with the\n"
+                   "baseline run, under the tolerances in BASELINE_DIR/tolerances.yaml. Prints one\n"
+                   "line per regression and exits with 1 when there is any.");
+  parser.positional("RUN_DIR", &run_dir, "the run to check");
+  parser.option("--baseline", &baseline_dir, "DIR", "baseline run directory", true);
+  if (!parser.parse(args)) return 0;
+  const CheckReport report = check_run(run_dir, baseline_dir);
+  for (const Regression& r : report.regressions)
+    std::printf("regression: point %s (%s) %s: baseline %s, now %s\n", r.point_key.c_str(),
+                r.point.c_str(), r.metric.c_str(), r.baseline.c_str(), r.current.c_str());
+  std::printf("check: %d points compared, %zu regressions\n", report.points_compared,
+              report.regressions.size());
+  return report.regressions.empty() ? 0 : 1;
+}
+
+}  // namespace unisparse::cli

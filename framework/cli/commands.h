@@ -1,0 +1,18 @@
+#pragma once
+// The subcommands of the unisparse CLI. Each returns the process exit code; bad input is thrown as
+// InputError (exit 2, nothing written).
+#include <string>
+#include <vector>
+
+namespace unisparse::cli {
+
+int run_command(const std::vector<std::string>& args, const std::vector<std::string>& argv);
+int list_command(const std::vector<std::string>& args);
+int select_command(const std::vector<std::string>& args);
+int check_command(const std::vector<std::string>& args);
+
+// The repository root that holds configs/: the first directory upward from `start` with
+// configs/models in it, else the current directory.
+std::string find_source_dir(const std::string& start);
+
+}  // namespace unisparse::cli

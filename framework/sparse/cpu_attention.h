@@ -1,0 +1,18 @@
+#pragma once
+// Softmax attention of one query over an exact token set, the inner loop of the CPU backend's
+// decode and prefill (the twin of the dense fp64 reference, restricted to the attended tokens).
+#include <span>
+
+#include "framework/sparse/plan.h"
+#include "framework/workload/workload.h"
+
+namespace unisparse {
+
+// out[head_dim] = softmax(q.k_t / sqrt(head_dim)) . v_t over the tokens t of `ranges` of sequence b,
+// KV head kv_head (prefill tokens, then decode tokens, as Workload::key). Logits are fp32 dot
+// products (in eight partial sums); the softmax and the weighted sum of values accumulate in fp64.
+// No tokens: out = 0.
+void attend_token_ranges(std::span<const float> query, std::span<const TokenRange> ranges,
+                         const Workload& workload, int b, int kv_head, std::span<float> out);
+
+}  // namespace unisparse

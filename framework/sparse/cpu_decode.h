@@ -1,0 +1,33 @@
+#pragma once
+// One pass of the CPU backend's decode over every step of a workload: key statistics kept in step
+// with the appended tokens, page selection for dense heads, token-exact attention.
+#include <vector>
+
+#include "framework/core/tensor.h"
+#include "framework/sparse/plan.h"
+#include "framework/workload/workload.h"
+
+namespace unisparse {
+
+// Wall-clock seconds spent in each phase, summed over the steps of one pass. Phases the plan's mode
+// does not run (statistics and selector without page selection) stay 0.
+struct DecodePhaseSeconds {
+  double stats = 0.0;      // appending decode keys to the statistics
+  double selector = 0.0;   // scoring, top-k and reuse of cached selections
+  double attention = 0.0;  // attention over the attended tokens of every (sequence, query head)
+};
+
+struct CpuDecodeResult {
+  std::vector<Tensor> out;        // per sequence: [steps, num_q_heads, head_dim]
+  DecodeSelections selections;    // [steps] rows b * num_q_heads + h (plan.h)
+  DecodePhaseSeconds seconds;
+};
+
+// Every (step, sequence, query head) row attends, at step s, tokens of 0 .. T + s:
+//  * streaming heads (uses_streaming_heads(plan.mode) and a streaming KV head): sink + local tokens;
+//    the row lists the pages those tokens touch;
+//  * other heads with page selection: the PageSelector's pages;
+//  * other heads without page selection: every page.
+CpuDecodeResult cpu_decode(const Workload& workload, const DecodePlan& plan);
+
+}  // namespace unisparse

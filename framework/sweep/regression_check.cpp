@@ -1,0 +1,142 @@
+#include "framework/sweep/regression_check.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "framework/core/error.h"
+
+namespace unisparse {
+
+namespace {
+
+using Json = nlohmann::json;
+
+std::map<std::string, Json> read_points(const std::string& run_dir) {
+  const std::string path = run_dir + "/points.jsonl";
+  std::ifstream in(path);
+  if (!in) throw input_error(path, 0, "", "cannot read the run's points");
+  std::map<std::string, Json> points;
+  std::string line;
+  int line_number = 0;
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (line.empty()) continue;
+    Json row;
+    try {
+      row = Json::parse(line);
+    } catch (const std::exception& error) {
+      throw input_error(path, line_number, "", std::string("not a JSON object: ") + error.what());
+    }
+    if (!row.contains("point_key") || !row["point_key"].is_string())
+      throw input_error(path, line_number, "point_key", "missing");
+    points[row["point_key"].get<std::string>()] = std::move(row);
+  }
+  return points;
+}
+
+std::string value_text(const Json& row, const std::string& metric) {
+  if (!row.contains(metric) || row[metric].is_null()) return "empty";
+  std::ostringstream text;
+  text.precision(6);
+  text << row[metric].get<double>();
+  return text.str();
+}
+
+std::string describe_point(const Json& row) {
+  std::string text;
+  for (const auto& [key, value] : row.items())
+    if (key.rfind("axis.", 0) == 0)
+      text += (text.empty() ? "" : " ") + key.substr(5) + "=" +
+              (value.is_string() ? value.get<std::string>() : value.dump());
+  return text.empty() ? "(no axes)" : text;
+}
+
+}  // namespace
+
+std::vector<MetricTolerance> load_tolerances(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw input_error(path, 0, "", "cannot read the tolerances file");
+  } catch (const YAML::Exception& error) {
+    throw input_error(path, error.mark.line + 1, "", error.msg);
+  }
+  if (!root.IsMap()) throw input_error(path, 1, "", "expected a mapping metric -> tolerance");
+  std::vector<MetricTolerance> tolerances;
+  for (const auto& entry : root) {
+    MetricTolerance tolerance;
+    tolerance.metric = entry.first.as<std::string>();
+    const int line = entry.first.Mark().line + 1;
+    if (!entry.second.IsMap()) throw input_error(path, line, tolerance.metric, "expected a mapping");
+    for (const auto& field : entry.second) {
+      const std::string key = field.first.as<std::string>();
+      const std::string dotted = tolerance.metric + "." + key;
+      const int field_line = field.first.Mark().line + 1;
+      try {
+        if (key == "better") {
+          const std::string better = field.second.as<std::string>();
+          if (better != "higher" && better != "lower")
+            throw input_error(path, field_line, dotted, "expected higher or lower");
+          tolerance.higher_is_better = better == "higher";
+        } else if (key == "abs") {
+          tolerance.absolute = field.second.as<double>();
+        } else if (key == "rel") {
+          tolerance.relative = field.second.as<double>();
+        } else {
+          throw input_error(path, field_line, dotted, "unknown key (known: better, abs, rel)");
+        }
+      } catch (const YAML::BadConversion&) {
+        throw input_error(path, field_line, dotted, "wrong type");
+      }
+    }
+    tolerances.push_back(tolerance);
+  }
+  return tolerances;
+}
+
+CheckReport check_run(const std::string& run_dir, const std::string& baseline_dir) {
+  const auto tolerances = load_tolerances(baseline_dir + "/tolerances.yaml");
+  const auto baseline = read_points(baseline_dir);
+  const auto current = read_points(run_dir);
+  CheckReport report;
+  for (const auto& [key, old_row] : baseline) {
+    const std::string point = describe_point(old_row);
+    const auto found = current.find(key);
+    if (found == current.end()) {
+      report.regressions.push_back({key, point, "status", old_row.value("status", "?"), "missing"});
+      continue;
+    }
+    const Json& new_row = found->second;
+    ++report.points_compared;
+    const std::string old_status = old_row.value("status", "");
+    const std::string new_status = new_row.value("status", "");
+    if (old_status == "ok" && new_status != "ok") {
+      report.regressions.push_back({key, point, "status", old_status, new_status});
+      continue;
+    }
+    if (old_status != "ok") continue;
+    for (const MetricTolerance& tolerance : tolerances) {
+      const bool had = old_row.contains(tolerance.metric) && old_row[tolerance.metric].is_number();
+      if (!had) continue;
+      const bool has = new_row.contains(tolerance.metric) && new_row[tolerance.metric].is_number();
+      const double old_value = old_row[tolerance.metric].get<double>();
+      const double new_value = has ? new_row[tolerance.metric].get<double>() : std::nan("");
+      const double allowed = tolerance.absolute + tolerance.relative * std::abs(old_value);
+      const double worse_by =
+          tolerance.higher_is_better ? old_value - new_value : new_value - old_value;
+      if (!has || std::isnan(new_value) || worse_by > allowed)
+        report.regressions.push_back({key, point, tolerance.metric, value_text(old_row, tolerance.metric),
+                                      value_text(new_row, tolerance.metric)});
+    }
+  }
+  return report;
+}
+
+}  // namespace unisparse

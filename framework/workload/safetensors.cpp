@@ -1,0 +1,199 @@
+#include "framework/workload/safetensors.h"
+
+#include <bit>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "framework/core/dtype.h"
+#include "framework/core/error.h"
+
+namespace unisparse {
+namespace {
+
+static_assert(std::endian::native == std::endian::little,
+              "safetensors data is little-endian; this reader copies it as is");
+
+InputError file_error(const std::string& path, const std::string& message) {
+  return InputError(path + ": " + message);
+}
+
+InputError tensor_error(const std::string& path, const std::string& name,
+                        const std::string& message) {
+  return InputError(path + ": tensor '" + name + "': " + message);
+}
+
+// Bytes per element of a safetensors dtype this reader converts; 0 when unsupported.
+int element_bytes(const std::string& dtype) {
+  if (dtype == "F32") return 4;
+  if (dtype == "F16" || dtype == "BF16") return 2;
+  return 0;
+}
+
+std::string safetensors_name(DType dtype) {
+  switch (dtype) {
+    case DType::fp32: return "F32";
+    case DType::fp16: return "F16";
+    case DType::bf16: return "BF16";
+    default: return "";
+  }
+}
+
+SafetensorsEntry parse_entry(const std::string& path, const std::string& name,
+                             const nlohmann::json& json) {
+  auto bad = [&](const std::string& message) { return tensor_error(path, name, message); };
+  if (!json.is_object()) throw bad("header entry is not an object");
+  SafetensorsEntry entry;
+  if (!json.contains("dtype") || !json["dtype"].is_string()) throw bad("missing string 'dtype'");
+  entry.dtype = json["dtype"].get<std::string>();
+  if (!json.contains("shape") || !json["shape"].is_array()) throw bad("missing array 'shape'");
+  for (const auto& extent : json["shape"]) {
+    if (!extent.is_number_integer() || extent.get<int64_t>() < 0)
+      throw bad("shape holds a value that is not a non-negative integer");
+    entry.shape.push_back(extent.get<int64_t>());
+  }
+  const auto& offsets = json.contains("data_offsets") ? json["data_offsets"] : nlohmann::json();
+  if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+      !offsets[1].is_number_unsigned())
+    throw bad("'data_offsets' must be two non-negative integers [begin, end]");
+  entry.data_begin = offsets[0].get<uint64_t>();
+  entry.data_end = offsets[1].get<uint64_t>();
+  if (entry.data_end < entry.data_begin) throw bad("'data_offsets' end lies before begin");
+  return entry;
+}
+
+}  // namespace
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
+  file_.open(path, std::ios::binary);
+  if (!file_) throw file_error(path, "cannot open the file for reading");
+  file_.seekg(0, std::ios::end);
+  file_size_ = static_cast<uint64_t>(file_.tellg());
+  file_.seekg(0);
+  uint8_t length_bytes[8];
+  if (file_size_ < 8 || !file_.read(reinterpret_cast<char*>(length_bytes), 8))
+    throw file_error(path, "too short for a safetensors header (" + std::to_string(file_size_) +
+                               " bytes)");
+  uint64_t header_length = 0;
+  for (int i = 7; i >= 0; --i) header_length = header_length << 8 | length_bytes[i];
+  if (header_length > file_size_ - 8)
+    throw file_error(path, "header length " + std::to_string(header_length) +
+                               " runs beyond the end of the file (" +
+                               std::to_string(file_size_) + " bytes)");
+  std::string header(header_length, '\0');
+  if (!file_.read(header.data(), static_cast<std::streamsize>(header_length)))
+    throw file_error(path, "cannot read the header");
+  data_offset_ = 8 + header_length;
+
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(header);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw file_error(path, std::string("header is not valid JSON: ") + e.what());
+  }
+  if (!json.is_object()) throw file_error(path, "header is not a JSON object");
+  for (const auto& [name, value] : json.items()) {
+    if (name == "__metadata__") {
+      if (!value.is_object()) throw file_error(path, "__metadata__ is not an object");
+      for (const auto& [key, text] : value.items()) {
+        if (!text.is_string())
+          throw file_error(path, "__metadata__ value '" + key + "' is not a string");
+        metadata_[key] = text.get<std::string>();
+      }
+      continue;
+    }
+    entries_[name] = parse_entry(path, name, value);
+  }
+}
+
+const SafetensorsEntry& SafetensorsReader::entry(const std::string& name) const {
+  const auto it = entries_.find(name);
+  if (it == entries_.end()) throw tensor_error(path_, name, "missing from the file");
+  return it->second;
+}
+
+Tensor SafetensorsReader::read(const std::string& name) {
+  const SafetensorsEntry& e = entry(name);
+  const int bytes_per_element = element_bytes(e.dtype);
+  if (bytes_per_element == 0)
+    throw tensor_error(path_, name, "unsupported dtype '" + e.dtype + "' (expected F16, BF16 or F32)");
+  const auto count = static_cast<uint64_t>(Tensor::count(e.shape));
+  const uint64_t expected_bytes = count * bytes_per_element;
+  if (e.data_end - e.data_begin != expected_bytes)
+    throw tensor_error(path_, name, "data_offsets span " + std::to_string(e.data_end - e.data_begin) +
+                                        " bytes, but " + e.dtype + " " + shape_text(e.shape) +
+                                        " needs " + std::to_string(expected_bytes));
+  if (data_offset_ + e.data_end > file_size_)
+    throw tensor_error(path_, name, "truncated data: the tensor ends at byte " +
+                                        std::to_string(data_offset_ + e.data_end) +
+                                        " but the file has " + std::to_string(file_size_));
+  std::vector<char> raw(expected_bytes);
+  file_.clear();
+  file_.seekg(static_cast<std::streamoff>(data_offset_ + e.data_begin));
+  if (!file_.read(raw.data(), static_cast<std::streamsize>(expected_bytes)))
+    throw tensor_error(path_, name, "cannot read the data");
+
+  Tensor tensor(e.shape);
+  float* out = tensor.data();
+  if (e.dtype == "F32") {
+    std::memcpy(out, raw.data(), expected_bytes);
+  } else {
+    const bool half = e.dtype == "F16";
+    for (uint64_t i = 0; i < count; ++i) {
+      uint16_t bits;
+      std::memcpy(&bits, raw.data() + 2 * i, 2);
+      out[i] = half ? half_bits_to_float(bits) : bf16_bits_to_float(bits);
+    }
+  }
+  return tensor;
+}
+
+void write_safetensors(const std::string& path, const std::vector<SafetensorsTensor>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  uint64_t offset = 0;
+  for (const SafetensorsTensor& t : tensors) {
+    const std::string dtype = safetensors_name(t.dtype);
+    if (dtype.empty())
+      throw tensor_error(path, t.name, "cannot store dtype " + std::string(to_string(t.dtype)) +
+                                           " (fp32, fp16 or bf16 only)");
+    const uint64_t bytes = static_cast<uint64_t>(t.tensor->size()) * element_bytes(dtype);
+    header[t.name] = {{"dtype", dtype}, {"shape", t.tensor->shape()},
+                      {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string header_text = header.dump();
+  header_text.append((8 - header_text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
+
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  if (!file) throw file_error(path, "cannot open the file for writing");
+  uint8_t length_bytes[8];
+  for (int i = 0; i < 8; ++i) length_bytes[i] = static_cast<uint8_t>(header_text.size() >> (8 * i));
+  file.write(reinterpret_cast<const char*>(length_bytes), 8);
+  file.write(header_text.data(), static_cast<std::streamsize>(header_text.size()));
+  std::vector<char> raw;
+  for (const SafetensorsTensor& t : tensors) {
+    const float* values = t.tensor->data();
+    const auto count = static_cast<size_t>(t.tensor->size());
+    if (t.dtype == DType::fp32) {
+      file.write(reinterpret_cast<const char*>(values), static_cast<std::streamsize>(4 * count));
+      continue;
+    }
+    raw.resize(2 * count);
+    for (size_t i = 0; i < count; ++i) {
+      const uint16_t bits = t.dtype == DType::fp16 ? float_to_half_bits(values[i])
+                                                   : float_to_bf16_bits(values[i]);
+      std::memcpy(raw.data() + 2 * i, &bits, 2);
+    }
+    file.write(raw.data(), static_cast<std::streamsize>(raw.size()));
+  }
+  if (!file) throw file_error(path, "write failed");
+}
+
+}  // namespace unisparse
