@@ -35,7 +35,8 @@ std::map<std::string, Json> read_points(const std::string& run_dir) {
     }
     if (!row.contains("point_key") || !row["point_key"].is_string())
       throw input_error(path, line_number, "point_key", "missing");
-    points[row["point_key"].get<std::string>()] = std::move(row);
+    const std::string key = row["point_key"].get<std::string>();
+    points[key] = std::move(row);
   }
   return points;
 }

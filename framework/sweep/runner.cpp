@@ -13,7 +13,9 @@
 #include "framework/config/params.h"
 #include "framework/core/error.h"
 #include "framework/metrics/accuracy.h"
+#include "framework/metrics/agreement.h"
 #include "framework/metrics/roofline.h"
+#include "framework/results/provenance.h"
 #include "framework/results/run_writer.h"
 #include "framework/sweep/expand.h"
 #include "framework/sweep/progress.h"
@@ -46,10 +48,12 @@ nlohmann::json typed_value(const std::string& text) {
 std::string workload_key(const PointConfig& point) {
   std::string key;
   for (const auto& [name, value] : describe(point)) {
-    static const char* kPlanOnly[] = {"page_size", "logical_page_size", "token_budget",
-                                      "reuse_interval", "gqa_selection", "mode", "block_size",
-                                      "reference_batches", "reference_rows"};
+    static const char* kPlanOnly[] = {"backend",        "page_size",         "logical_page_size",
+                                      "token_budget",   "reuse_interval",    "gqa_selection",
+                                      "mode",           "block_size",        "reference_batches",
+                                      "reference_rows", "kv_dtype"};
     if (std::find(std::begin(kPlanOnly), std::end(kPlanOnly), name) != std::end(kPlanOnly)) continue;
+    if (name.rfind("timing.", 0) == 0) continue;
     key += name + "=" + value + ";";
   }
   return key + "trace=" + point.workload.trace_path + ";phase=" + std::string(to_string(point.phase));

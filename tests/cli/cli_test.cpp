@@ -11,7 +11,7 @@
 #include <string>
 
 #include "framework/config/point.h"
-#include "framework/sparse/selector.h"
+#include "framework/sparse/page_selector.h"
 #include "framework/workload/generator.h"
 #include "framework/workload/trace.h"
 
@@ -60,9 +60,9 @@ workload: needle
 phase: decode
 backends: [cpu]
 fixed: {context_len: 300, batch: 1, decode_steps: 5, streaming_fraction: 0.5, sink_tokens: 16,
-        local_tokens: 32, mode: static+dynamic, logical_page_size: 8, token_budget: 64}
+        local_tokens: 32, mode: static+dynamic, logical_page_size: 8, token_budget: 96}
 axes:
-  page_size: [16, 32, 48]
+  page_size: [16, 32, 64]
 timing: {warmup: 0, min_iters: 1, max_iters: 2}
 )";
 
@@ -120,7 +120,7 @@ TEST_F(CliTest, TinySweepWritesRowsAndSkipsInvalidPointsAndResumes) {
   }
   EXPECT_EQ(rows, 3);
   EXPECT_EQ(ok, 2);       // page 16 and 32
-  EXPECT_EQ(skipped, 1);  // budget 64 is not a multiple of page 48
+  EXPECT_EQ(skipped, 1);  // budget 96 is not a multiple of page 64
   std::ifstream csv(run_dir / "points.csv");
   std::getline(csv, line);
   EXPECT_EQ(line.rfind("sweep,point_id,status,reason,phase,backend,mode", 0), 0u) << line;

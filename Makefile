@@ -1,0 +1,89 @@
+# unisparse: `make run` sweeps sweeps/quick.yaml and plots it; `make test` is what CI runs.
+#
+#   make deps      install the missing Debian build packages (prints the command when not root)
+#   make venv      .venv with analysis/requirements.txt (again only when the requirements change)
+#   make build     configure and build into build/ (CUDA kernels too when nvcc is found)
+#   make test      deps, build, every GoogleTest binary through ctest, the CLI smoke tests
+#   make run       deps, venv, build, run SWEEP (default sweeps/quick.yaml), plot the run
+#   make figures   re-plot every committed run under results/
+#   make test-analysis   the analysis/ scripts on a synthetic run
+#   make clean     remove build/ (distclean also removes .venv)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+# deps must finish before build starts, even under make -j.
+.NOTPARALLEL:
+
+BUILD_DIR ?= build
+SWEEP ?= sweeps/quick.yaml
+RUN_ARGS ?=
+PYTHON ?= python3
+VENV ?= .venv
+JOBS ?= $(shell nproc)
+
+DEB_PACKAGES := cmake ninja-build g++ libyaml-cpp-dev libeigen3-dev libgtest-dev libbenchmark-dev \
+                nlohmann-json3-dev python3-venv
+
+NVCC := $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+CUDA_FLAGS := $(if $(NVCC),-DCMAKE_CUDA_COMPILER=$(NVCC) -DCMAKE_CUDA_ARCHITECTURES='80;90')
+
+VENV_STAMP := $(VENV)/.requirements.stamp
+CLI_TESTS := tests/cli/run_cli_tests.sh
+
+.PHONY: all deps venv build test run figures test-analysis clean distclean
+all: build
+
+deps:
+	@missing=""; \
+	for package in $(DEB_PACKAGES); do \
+	  dpkg -s "$$package" 2>/dev/null | grep '^Status: install ok installed' >/dev/null \
+	    || missing="$$missing $$package"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+	  echo "missing Debian packages:$$missing" >&2; \
+	  echo "install them with: sudo apt-get update && sudo apt-get install -y$$missing" >&2; \
+	  exit 1; \
+	fi; \
+	echo "installing missing Debian packages:$$missing"; \
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): analysis/requirements.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r analysis/requirements.txt
+	touch $@
+
+build:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CUDA_FLAGS)
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+test: deps build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2
+	if [ -f $(CLI_TESTS) ]; then \
+	  UNISPARSE_BIN=$(BUILD_DIR)/bin/unisparse bash $(CLI_TESTS) $(BUILD_DIR)/bin/unisparse; \
+	fi
+
+# The CLI ends with a line "run_dir: <path>"; that run is the one plotted.
+run: deps venv build
+	$(BUILD_DIR)/bin/unisparse run $(SWEEP) $(RUN_ARGS) | tee $(BUILD_DIR)/last_run.log
+	run_dir="$$(sed -n 's/^run_dir: //p' $(BUILD_DIR)/last_run.log | tail -n 1)"; \
+	if [ -z "$$run_dir" ]; then echo "the run printed no 'run_dir:' line" >&2; exit 1; fi; \
+	$(VENV)/bin/python analysis/plot_run.py "$$run_dir"; \
+	$(VENV)/bin/python analysis/summarize.py "$$run_dir" > "$$run_dir/summary.md"; \
+	echo "summary: $$run_dir/summary.md"
+
+figures: venv
+	shopt -s nullglob; runs=(results/*/*/points.csv); \
+	if [ $${#runs[@]} -eq 0 ]; then echo "no committed runs under results/"; exit 0; fi; \
+	for csv in "$${runs[@]}"; do $(VENV)/bin/python analysis/plot_run.py "$$(dirname "$$csv")"; done
+
+test-analysis: venv
+	$(VENV)/bin/python -m unittest discover --start-directory analysis --pattern 'test_*.py' -v
+
+clean:
+	rm -rf $(BUILD_DIR)
+
+distclean: clean
+	rm -rf $(VENV)

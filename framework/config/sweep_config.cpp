@@ -1,0 +1,291 @@
+#include "framework/config/sweep_config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <map>
+
+#include "framework/config/model_config.h"
+#include "framework/config/params.h"
+#include "framework/config/strict_yaml.h"
+#include "framework/config/suggest.h"
+#include "framework/config/workload_config.h"
+
+namespace unisparse {
+namespace {
+
+const std::vector<std::string> kTopKeys{"name",     "description", "model", "workload", "phase",
+                                        "backends", "fixed",       "axes",  "timing"};
+// Top-level keys that hold one value (the rest are the fixed, axes and timing sections).
+const std::vector<std::string> kTopValueKeys{"name",     "description", "model",
+                                             "workload", "phase",       "backends"};
+const std::vector<std::string> kRequiredKeys{"name", "model", "workload", "phase", "backends"};
+constexpr std::string_view kTimingPrefix = "timing.";
+
+// A parameter value as written, before it is applied.
+struct ParamEntry {
+  std::string param_key;  // key in the parameter table
+  LocatedNode value;      // value.key is the dotted key for messages ("fixed.page_size")
+};
+
+// The sweep as written plus overrides, not yet interpreted.
+struct SweepDraft {
+  YamlSource file_source;
+  YAML::Node root;
+  std::map<std::string, LocatedNode> top;  // kTopValueKeys present
+  std::vector<ParamEntry> fixed;           // fixed: then timing:, in file order
+  std::vector<ParamEntry> axes;
+};
+
+const std::vector<std::string>& timing_keys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> timing;
+    for (const std::string& key : param_keys())
+      if (key.starts_with(kTimingPrefix)) timing.push_back(key.substr(kTimingPrefix.size()));
+    return timing;
+  }();
+  return keys;
+}
+
+SweepDraft read_sweep_file(const std::string& path) {
+  SweepDraft draft{YamlSource{path, ""}, load_yaml_file(path), {}, {}, {}};
+  const YamlSource& source = draft.file_source;
+  for (const MapEntry& entry : strict_map(draft.root, source, "", kTopKeys)) {
+    const bool is_section = entry.key == "fixed" || entry.key == "timing" || entry.key == "axes";
+    if (is_section && entry.value.IsNull()) continue;  // "axes:" with nothing under it
+    if (entry.key == "fixed") {
+      for (const MapEntry& item : strict_map(entry.value, source, "fixed", param_keys()))
+        draft.fixed.push_back({item.key, located(item, source, "fixed")});
+    } else if (entry.key == "timing") {
+      for (const MapEntry& item : strict_map(entry.value, source, "timing", timing_keys()))
+        draft.fixed.push_back(
+            {std::string(kTimingPrefix) + item.key, located(item, source, "timing")});
+    } else if (entry.key == "axes") {
+      for (const MapEntry& item : strict_map(entry.value, source, "axes", param_keys()))
+        draft.axes.push_back({item.key, located(item, source, "axes")});
+    } else {
+      draft.top.emplace(entry.key, located(entry, source, ""));
+    }
+  }
+  return draft;
+}
+
+std::string trim(std::string_view text) {
+  const size_t first = text.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  return std::string(text.substr(first, text.find_last_not_of(" \t") - first + 1));
+}
+
+void apply_override(SweepDraft& draft, const Override& change) {
+  const std::string flag = change.kind == Override::axis ? "-a " : "--set ";
+  const YamlSource source = YamlSource::command_line(flag + change.text);
+  const size_t equals = change.text.find('=');
+  std::string key = trim(std::string_view(change.text).substr(0, equals));
+  if (equals == std::string::npos || key.empty())
+    throw source.error(YAML::Node(), key, "expected key=value");
+  const std::string section = change.kind == Override::axis ? "axes." : "fixed.";
+  if (key.starts_with(section)) key = key.substr(section.size());
+  const YAML::Node value = parse_override_value(change.text.substr(equals + 1), source, key);
+  const LocatedNode located_value{value, source, key, YAML::Node()};
+
+  auto same_key = [&](const ParamEntry& entry) { return entry.param_key == key; };
+  if (change.kind == Override::axis) {
+    if (find_param(key) == nullptr)
+      throw source.error(value, key, "unknown axis key" + did_you_mean(key, param_keys()));
+    const auto existing = std::find_if(draft.axes.begin(), draft.axes.end(), same_key);
+    if (existing != draft.axes.end())
+      existing->value = located_value;
+    else
+      draft.axes.push_back({key, located_value});
+    return;
+  }
+  if (std::find(kTopValueKeys.begin(), kTopValueKeys.end(), key) != kTopValueKeys.end()) {
+    draft.top.insert_or_assign(key, located_value);
+    return;
+  }
+  if (find_param(key) == nullptr) {
+    std::vector<std::string> candidates = param_keys();
+    candidates.insert(candidates.end(), kTopValueKeys.begin(), kTopValueKeys.end());
+    throw source.error(value, key, "unknown key" + did_you_mean(key, candidates));
+  }
+  std::erase_if(draft.fixed, same_key);
+  draft.fixed.push_back({key, located_value});
+  std::erase_if(draft.axes, same_key);
+}
+
+std::string check_sweep_name(const LocatedNode& value) {
+  const std::string name = scalar_text(value, "a name");
+  const bool valid = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+  if (!valid || name.front() == '.')
+    throw value.error("a sweep name is a directory name: letters, digits, '.', '_' and '-', got '" +
+                      name + "'");
+  return name;
+}
+
+std::vector<std::string> read_backends(const LocatedNode& value) {
+  if (!value.node.IsSequence() || value.node.size() == 0)
+    throw value.error("expected a non-empty list of backends like [cpu], got " +
+                      describe_node(value.node));
+  std::vector<std::string> backends;
+  for (size_t i = 0; i < value.node.size(); ++i) {
+    const LocatedNode item{value.node[i], value.source, value.key + "[" + std::to_string(i) + "]",
+                           YAML::Node()};
+    const std::string name = scalar_text(item, "a backend name");
+    if (std::find(known_backends().begin(), known_backends().end(), name) == known_backends().end())
+      throw item.error("unknown backend '" + name + "'" + did_you_mean(name, known_backends()) +
+                       "; known: cpu, cuda");
+    if (std::find(backends.begin(), backends.end(), name) != backends.end())
+      throw item.error("backend '" + name + "' is listed twice");
+    backends.push_back(name);
+  }
+  return backends;
+}
+
+// Checks every value of an axis against the base point and returns them as parameter text.
+Axis read_axis(const ParamEntry& entry, const PointConfig& base) {
+  const Param& param = *find_param(entry.param_key);
+  const LocatedNode& value = entry.value;
+  if (!value.node.IsSequence() || value.node.size() == 0)
+    throw value.error("expected a non-empty list of values like [16, 64], got " +
+                      describe_node(value.node));
+  Axis axis{entry.param_key, {}};
+  for (size_t i = 0; i < value.node.size(); ++i) {
+    const LocatedNode item{value.node[i], value.source, value.key + "[" + std::to_string(i) + "]",
+                           YAML::Node()};
+    PointConfig point = base;
+    apply_param(point, param, item);
+    const std::string text = param.get(point);
+    if (std::find(axis.values.begin(), axis.values.end(), text) != axis.values.end())
+      throw item.error("value " + text + " is listed twice");
+    axis.values.push_back(text);
+  }
+  return axis;
+}
+
+// A parameter's text as a YAML node: a number list becomes a flow sequence.
+void emit_value(YAML::Emitter& out, const Param& param, const std::string& text) {
+  if (param.kind != ValueKind::number_list) {
+    out << text;
+    return;
+  }
+  out << YAML::Flow << YAML::BeginSeq;
+  for (double value : parse_number_list(text)) out << format_number(value);
+  out << YAML::EndSeq;
+}
+
+std::string emit_resolved(const SweepConfig& sweep) {
+  const PointConfig& base = sweep.base;
+  auto is_axis = [&](const std::string& key) {
+    return std::any_of(sweep.axes.begin(), sweep.axes.end(),
+                       [&](const Axis& axis) { return axis.key == key; });
+  };
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << sweep.name;
+  if (!sweep.description.empty())
+    out << YAML::Key << "description" << YAML::Value << sweep.description;
+  out << YAML::Key << "model" << YAML::Value << base.model;
+  out << YAML::Key << "workload" << YAML::Value;
+  if (base.workload.trace_path.empty()) {
+    out << base.workload.name;
+  } else {
+    out << YAML::Flow << YAML::BeginMap << YAML::Key << "trace" << YAML::Value
+        << base.workload.trace_path << YAML::Key << "layer" << YAML::Value
+        << base.workload.trace_layer << YAML::EndMap;
+  }
+  out << YAML::Key << "phase" << YAML::Value << std::string(to_string(base.phase));
+  out << YAML::Key << "backends" << YAML::Value << YAML::Flow << sweep.backends;
+
+  out << YAML::Key << "fixed" << YAML::Value << YAML::BeginMap;
+  for (const Param& param : params()) {
+    if (param.key == "phase" || param.key.starts_with(kTimingPrefix) || is_axis(param.key))
+      continue;
+    out << YAML::Key << param.key << YAML::Value;
+    emit_value(out, param, param.get(base));
+  }
+  out << YAML::EndMap;
+
+  if (!sweep.axes.empty()) {
+    out << YAML::Key << "axes" << YAML::Value << YAML::BeginMap;
+    for (const Axis& axis : sweep.axes) {
+      const Param& param = *find_param(axis.key);
+      out << YAML::Key << axis.key << YAML::Value << YAML::Flow << YAML::BeginSeq;
+      for (const std::string& value : axis.values) emit_value(out, param, value);
+      out << YAML::EndSeq;
+    }
+    out << YAML::EndMap;
+  }
+
+  out << YAML::Key << "timing" << YAML::Value << YAML::BeginMap;
+  for (const Param& param : params()) {
+    if (!param.key.starts_with(kTimingPrefix) || is_axis(param.key)) continue;
+    out << YAML::Key << param.key.substr(kTimingPrefix.size()) << YAML::Value;
+    emit_value(out, param, param.get(base));
+  }
+  out << YAML::EndMap << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+SweepConfig resolve(const SweepDraft& draft, const std::string& configs_dir) {
+  for (const std::string& key : kRequiredKeys)
+    if (!draft.top.contains(key)) throw draft.file_source.error(draft.root, key, "missing key");
+
+  SweepConfig sweep;
+  sweep.source_path = draft.file_source.file;
+  PointConfig& base = sweep.base;
+  sweep.name = check_sweep_name(draft.top.at("name"));
+  base.sweep = sweep.name;
+  if (draft.top.contains("description"))
+    sweep.description = scalar_text(draft.top.at("description"), "a text");
+
+  const ModelConfig model = load_model(draft.top.at("model"), configs_dir);
+  base.model = model.name;
+  base.shape = model.shape;
+
+  // A trace path is relative to the file that names it; one from the command line, to the working
+  // directory.
+  const LocatedNode& workload = draft.top.at("workload");
+  const std::string base_dir =
+      workload.source.from_command_line()
+          ? std::filesystem::current_path().string()
+          : std::filesystem::absolute(draft.file_source.file).parent_path().string();
+  base.workload = load_workload(workload, configs_dir, base_dir);
+
+  apply_param(base, *find_param("phase"), draft.top.at("phase"));
+  sweep.backends = read_backends(draft.top.at("backends"));
+  for (const ParamEntry& entry : draft.fixed)
+    apply_param(base, *find_param(entry.param_key), entry.value);
+
+  if (base.timing.max_iters < base.timing.min_iters) {
+    auto sets_iters = [](const ParamEntry& entry) {
+      return entry.param_key == "timing.max_iters" || entry.param_key == "timing.min_iters";
+    };
+    const auto last = std::find_if(draft.fixed.rbegin(), draft.fixed.rend(), sets_iters);
+    const std::string message = "timing.max_iters " + std::to_string(base.timing.max_iters) +
+                                " < timing.min_iters " + std::to_string(base.timing.min_iters);
+    if (last == draft.fixed.rend()) throw draft.file_source.error(draft.root, "timing", message);
+    throw last->value.error(message);
+  }
+
+  for (const ParamEntry& entry : draft.axes) sweep.axes.push_back(read_axis(entry, base));
+  sweep.resolved_yaml = emit_resolved(sweep);
+  return sweep;
+}
+
+}  // namespace
+
+const std::vector<std::string>& known_backends() {
+  static const std::vector<std::string> names{"cpu", "cuda"};
+  return names;
+}
+
+SweepConfig load_sweep(const std::string& path, const std::vector<Override>& overrides,
+                       const std::string& configs_dir) {
+  SweepDraft draft = read_sweep_file(path);
+  for (const Override& change : overrides) apply_override(draft, change);
+  return resolve(draft, configs_dir);
+}
+
+}  // namespace unisparse

@@ -1,0 +1,103 @@
+#include "framework/results/provenance.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <ctime>
+#include <optional>
+#include <thread>
+
+#include "framework/results/version.h"
+
+namespace unisparse {
+
+namespace {
+
+std::string shell_quote(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) {
+    if (c == '\'') {
+      quoted += "'\\''";
+    } else {
+      quoted += c;
+    }
+  }
+  quoted += '\'';
+  return quoted;
+}
+
+// stdout of a shell command, or nothing when it cannot start or exits non-zero.
+std::optional<std::string> command_output(const std::string& command) {
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return std::nullopt;
+  std::string output;
+  std::array<char, 4096> buffer;
+  size_t count;
+  while ((count = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    output.append(buffer.data(), count);
+  if (pclose(pipe) != 0) return std::nullopt;
+  return output;
+}
+
+std::string trimmed(const std::string& text) {
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return "";
+  const size_t last = text.find_last_not_of(" \t\r\n");
+  return text.substr(first, last - first + 1);
+}
+
+std::string format_utc_now(const char* format) {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  std::array<char, 64> text;
+  const size_t length = std::strftime(text.data(), text.size(), format, &utc);
+  return std::string(text.data(), length);
+}
+
+}  // namespace
+
+nlohmann::json git_provenance(const std::string& source_dir) {
+  const std::string git = "git -C " + shell_quote(source_dir) + " ";
+  const auto sha = command_output(git + "rev-parse HEAD 2>/dev/null");
+  if (!sha || trimmed(*sha).empty()) return {{"sha", "unknown"}, {"dirty", nullptr}};
+  // Untracked files (build folders, results) do not make the code that ran differ from the commit.
+  const auto changes = command_output(git + "status --porcelain --untracked-files=no 2>/dev/null");
+  nlohmann::json dirty = nullptr;
+  if (changes) dirty = !trimmed(*changes).empty();
+  return {{"sha", trimmed(*sha)}, {"dirty", dirty}};
+}
+
+nlohmann::json host_provenance() {
+  std::array<char, 256> name{};
+  if (gethostname(name.data(), name.size() - 1) != 0) name[0] = '\0';
+  nlohmann::json host = {{"name", std::string(name.data())}};
+  utsname system{};
+  if (uname(&system) == 0) {
+    host["os"] = std::string(system.sysname) + " " + system.release;
+    host["arch"] = std::string(system.machine);
+  }
+  host["cpus"] = std::thread::hardware_concurrency();
+  return host;
+}
+
+std::string utc_now_iso8601() { return format_utc_now("%Y-%m-%dT%H:%M:%SZ"); }
+
+std::string utc_now_run_id() { return format_utc_now("%Y%m%d-%H%M%S"); }
+
+nlohmann::json run_meta(const std::vector<std::string>& argv, const std::string& source_dir,
+                        const nlohmann::json& device) {
+  return {
+      {"schema_version", kResultsSchemaVersion},
+      {"unisparse_version", unisparse_version()},
+      {"argv", argv},
+      {"git", git_provenance(source_dir)},
+      {"host", host_provenance()},
+      {"start_time_utc", utc_now_iso8601()},
+      {"device", device},
+  };
+}
+
+}  // namespace unisparse
