@@ -12,7 +12,7 @@
 #include "framework/cli/args.h"
 #include "framework/config/sweep_config.h"
 #include "framework/core/error.h"
-#include "framework/sparse/selector.h"
+#include "framework/sparse/page_selector.h"
 #include "framework/sweep/expand.h"
 #include "framework/sweep/regression_check.h"
 #include "framework/sweep/runner.h"
