@@ -3,7 +3,8 @@
 #   make deps      install the missing Debian build packages (prints the command when not root)
 #   make venv      .venv with analysis/requirements.txt (again only when the requirements change)
 #   make build     configure and build into build/ (CUDA kernels too when nvcc is found)
-#   make test      deps, build, every GoogleTest binary through ctest, the CLI smoke tests
+#   make test      deps, venv, build, every GoogleTest binary (ctest), the quick-sweep accuracy
+#                  check against results/baselines/quick, the analysis/ tests
 #   make run       deps, venv, build, run SWEEP (default sweeps/quick.yaml), plot the run
 #   make figures   re-plot every committed run under results/
 #   make test-analysis   the analysis/ scripts on a synthetic run
@@ -28,9 +29,8 @@ NVCC := $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvc
 CUDA_FLAGS := $(if $(NVCC),-DCMAKE_CUDA_COMPILER=$(NVCC) -DCMAKE_CUDA_ARCHITECTURES='80;90')
 
 VENV_STAMP := $(VENV)/.requirements.stamp
-CLI_TESTS := tests/cli/run_cli_tests.sh
 
-.PHONY: all deps venv build test run figures test-analysis clean distclean
+.PHONY: all deps venv build test check-quick run figures test-analysis clean distclean
 all: build
 
 deps:
@@ -59,11 +59,18 @@ build:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CUDA_FLAGS)
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
-test: deps build
+test: deps venv build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2
-	if [ -f $(CLI_TESTS) ]; then \
-	  UNISPARSE_BIN=$(BUILD_DIR)/bin/unisparse bash $(CLI_TESTS) $(BUILD_DIR)/bin/unisparse; \
-	fi
+	$(MAKE) --no-print-directory check-quick test-analysis
+
+# The accuracy regression gate: rerun the quick sweep on the CPU and compare it point by point with
+# the committed baseline (results/baselines/quick/tolerances.yaml).
+check-quick:
+	rm -rf $(BUILD_DIR)/check-quick
+	$(BUILD_DIR)/bin/unisparse run sweeps/quick.yaml --backend cpu --quiet \
+	  --results $(BUILD_DIR)/check-quick --run-id current
+	$(BUILD_DIR)/bin/unisparse check $(BUILD_DIR)/check-quick/quick/current \
+	  --baseline results/baselines/quick
 
 # The CLI ends with a line "run_dir: <path>"; that run is the one plotted.
 run: deps venv build

@@ -1,6 +1,7 @@
 #include "framework/config/sweep_config.h"
 
 #include <algorithm>
+#include <optional>
 #include <cctype>
 #include <filesystem>
 #include <map>
@@ -76,6 +77,21 @@ std::string trim(std::string_view text) {
   return std::string(text.substr(first, text.find_last_not_of(" \t") - first + 1));
 }
 
+// Replaces (or, with nullopt, removes) the entries for `key`, keeping the order of the others.
+// The list is rebuilt by copy construction on purpose: assigning a YAML::Node writes through to the
+// node it refers to, so erase/assign on a vector of nodes would corrupt the parsed document.
+void replace_entries(std::vector<ParamEntry>& entries, const std::string& key,
+                     const std::optional<LocatedNode>& replacement) {
+  std::vector<ParamEntry> rebuilt;
+  for (const ParamEntry& entry : entries) {
+    if (entry.param_key != key)
+      rebuilt.push_back(entry);
+    else if (replacement)
+      rebuilt.push_back({key, *replacement});
+  }
+  entries.swap(rebuilt);
+}
+
 void apply_override(SweepDraft& draft, const Override& change) {
   const std::string flag = change.kind == Override::axis ? "-a " : "--set ";
   const YamlSource source = YamlSource::command_line(flag + change.text);
@@ -92,15 +108,14 @@ void apply_override(SweepDraft& draft, const Override& change) {
   if (change.kind == Override::axis) {
     if (find_param(key) == nullptr)
       throw source.error(value, key, "unknown axis key" + did_you_mean(key, param_keys()));
-    const auto existing = std::find_if(draft.axes.begin(), draft.axes.end(), same_key);
-    if (existing != draft.axes.end())
-      existing->value = located_value;
-    else
-      draft.axes.push_back({key, located_value});
+    const bool existing = std::any_of(draft.axes.begin(), draft.axes.end(), same_key);
+    replace_entries(draft.axes, key, located_value);
+    if (!existing) draft.axes.push_back({key, located_value});
     return;
   }
   if (std::find(kTopValueKeys.begin(), kTopValueKeys.end(), key) != kTopValueKeys.end()) {
-    draft.top.insert_or_assign(key, located_value);
+    draft.top.erase(key);
+    draft.top.emplace(key, located_value);
     return;
   }
   if (find_param(key) == nullptr) {
@@ -108,9 +123,9 @@ void apply_override(SweepDraft& draft, const Override& change) {
     candidates.insert(candidates.end(), kTopValueKeys.begin(), kTopValueKeys.end());
     throw source.error(value, key, "unknown key" + did_you_mean(key, candidates));
   }
-  std::erase_if(draft.fixed, same_key);
+  replace_entries(draft.fixed, key, std::nullopt);
   draft.fixed.push_back({key, located_value});
-  std::erase_if(draft.axes, same_key);
+  replace_entries(draft.axes, key, std::nullopt);
 }
 
 std::string check_sweep_name(const LocatedNode& value) {
