@@ -123,7 +123,7 @@ Accuracy summarize(const std::vector<RowAccuracy>& rows) {
 }  // namespace
 
 Accuracy evaluate_decode(const Workload& workload, const DecodePlan& plan, const DecodeRun& run,
-                         int reference_batches) {
+                         int reference_batches, const DecodeReference* reference) {
   const ModelShape& shape = workload.shape;
   const int num_q_heads = shape.num_q_heads;
   const int steps = workload.decode_steps;
@@ -134,6 +134,7 @@ Accuracy evaluate_decode(const Workload& workload, const DecodePlan& plan, const
                   "evaluate_decode: the decode queries");
     require_shape(run.out[b], {steps, num_q_heads, shape.head_dim}, "evaluate_decode: the output");
   }
+  if (reference && reference->batches() < batches) reference = nullptr;
   const bool has_selections = !run.selections.empty();
   if (has_selections) {
     require(static_cast<int>(run.selections.size()) == steps,
@@ -148,8 +149,16 @@ Accuracy evaluate_decode(const Workload& workload, const DecodePlan& plan, const
     const int q_head = static_cast<int>(index % num_q_heads);
     const int step = static_cast<int>(index / num_q_heads % steps);
     const int b = static_cast<int>(index / (int64_t{num_q_heads} * steps));
-    std::vector<double> probabilities, reference_out;
-    reference_decode_row(workload, b, step, q_head, probabilities, reference_out);
+    std::vector<double> computed_probabilities, computed_out;
+    std::span<const double> probabilities, reference_out;
+    if (reference) {
+      probabilities = reference->probabilities(b, step, q_head);
+      reference_out = reference->output(b, step, q_head);
+    } else {
+      reference_decode_row(workload, b, step, q_head, computed_probabilities, computed_out);
+      probabilities = computed_probabilities;
+      reference_out = computed_out;
+    }
 
     RowAccuracy& row = rows[index];
     const float* out = run.out[b].row({step, q_head});

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "framework/backend/backend.h"
+#include "framework/reference/decode_reference.h"
 
 namespace unisparse {
 
@@ -28,9 +29,10 @@ struct Accuracy {  // NaN = not applicable (written as an empty cell)
 // Decode rows of the first min(reference_batches, batch) sequences. The attended tokens of a row
 // are attended_ranges() of its selection (run.selections[s].row(b * num_q_heads + h)), streaming
 // when the mode uses streaming heads and the row's KV head is one. A run without selections gets
-// NaN for attn_recall, page_recall and needle_hit.
+// NaN for attn_recall, page_recall and needle_hit. A precomputed `reference` of the same workload
+// (covering those sequences) is used instead of recomputing the dense rows.
 Accuracy evaluate_decode(const Workload& workload, const DecodePlan& plan, const DecodeRun& run,
-                         int reference_batches);
+                         int reference_batches, const DecodeReference* reference = nullptr);
 
 // Prefill rows of the first min(reference_batches, batch) sequences, for the query rows
 // sample_query_rows(T, reference_rows, seed) of every query head (every row when reference_rows <=

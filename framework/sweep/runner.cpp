@@ -234,6 +234,7 @@ class SweepRunner {
   const Workload& workload_for(const PointConfig& point) {
     const std::string key = workload_key(point);
     if (key != workload_key_) {
+      decode_reference_.reset();
       workload_.reset();  // free the previous one before generating the next
       workload_ = std::make_unique<Workload>(build_workload(point));
       workload_key_ = key;
@@ -251,6 +252,11 @@ class SweepRunner {
     }
     const PointConfig& config = point.config;
     try {
+      // Both backends store KV in the workload's dtype; quantized KV formats are not implemented.
+      if (config.kv_dtype != config.dtype)
+        throw Unsupported("kv_dtype " + std::string(to_string(config.kv_dtype)) +
+                          " is not implemented (KV is stored in dtype " +
+                          std::string(to_string(config.dtype)) + ")");
       Backend& engine = backend(config.backend);
       row["device"] = engine.device_name();
       const Workload& workload = workload_for(config);
@@ -262,7 +268,8 @@ class SweepRunner {
       if (config.phase == Phase::decode) {
         const DecodePlan plan = decode_plan_for(config, workload);
         DecodeRun run = engine.decode(workload, plan, run_options);
-        add_accuracy(row, evaluate_decode(workload, plan, run, config.reference_batches));
+        add_accuracy(row, evaluate_decode(workload, plan, run, config.reference_batches,
+                                          &decode_reference_for(workload, config.reference_batches)));
         add_times(row, run.times);
         add_roofline(row, decode_roofline(workload, plan, run, config.kv_dtype), run.times.total_us,
                      ceilings);
@@ -301,6 +308,14 @@ class SweepRunner {
     }
   }
 
+  // The dense reference rows of the current workload, shared by every point that uses it.
+  const DecodeReference& decode_reference_for(const Workload& workload, int reference_batches) {
+    const int batches = std::clamp(reference_batches, 0, workload.batch_size());
+    if (!decode_reference_ || decode_reference_->batches() < batches)
+      decode_reference_ = std::make_unique<DecodeReference>(workload, batches);
+    return *decode_reference_;
+  }
+
   DeviceCeilings device_ceilings(const std::string& device) {
     const std::string file = ceilings_file(options_.source_dir, device);
     if (file.empty() || !std::filesystem::exists(file)) return {};
@@ -312,6 +327,7 @@ class SweepRunner {
   std::map<std::string, std::unique_ptr<Backend>> backends_;
   std::unique_ptr<Workload> workload_;
   std::string workload_key_;
+  std::unique_ptr<DecodeReference> decode_reference_;
 };
 
 }  // namespace

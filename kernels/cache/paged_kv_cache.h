@@ -1,0 +1,88 @@
+#pragma once
+// The paged KV cache of one pool of KV heads on the GPU (DESIGN.md §7). Dense (retrieval) heads keep
+// every token in pages listed by a CSR page table; streaming heads keep sink pages plus a ring of
+// recent pages. Dense pools with page selection also keep per-logical-page key statistics.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "framework/core/types.h"
+#include "kernels/common/device_buffer.h"
+
+namespace unisparse::cuda {
+
+enum class PoolKind { dense, streaming };
+
+struct PoolShape {
+  PoolKind kind = PoolKind::dense;
+  int rows = 0;             // one row per (sequence, KV head of this pool): b * heads_in_pool + head
+  int head_dim = 0;
+  int page_size = 0;        // physical page, tokens
+  int capacity_tokens = 0;  // dense: prefill + decode steps
+  int sink_tokens = 0;      // streaming
+  int local_tokens = 0;     // streaming
+  int logical_page_size = 0;  // > 0: keep kmax/kmin per logical page (dense pools)
+
+  int sink_pages() const { return kind == PoolKind::streaming ? int(ceil_div(sink_tokens, page_size)) : 0; }
+  // Enough ring pages that the last local_tokens tokens never alias: they span at most
+  // ceil(local / page) + 1 pages.
+  int ring_pages() const {
+    return kind == PoolKind::streaming ? int(ceil_div(local_tokens, page_size)) + 1 : 0;
+  }
+  int pages_per_row() const {
+    return kind == PoolKind::dense ? int(ceil_div(capacity_tokens, page_size))
+                                   : sink_pages() + ring_pages();
+  }
+  int logical_pages_per_row() const {
+    return logical_page_size > 0 ? pages_per_row() * (page_size / logical_page_size) : 0;
+  }
+};
+
+// What kernels read: raw pointers into the pool (KvType is __half or __nv_bfloat16).
+template <class KvType>
+struct PagedKvView {
+  KvType* keys;           // [num_pages, page_size, head_dim]
+  KvType* values;         // [num_pages, page_size, head_dim]
+  const int32_t* page_indptr;   // [rows + 1]
+  const int32_t* page_indices;  // [rows * pages_per_row] physical page ids, logical order
+  KvType* maybe_key_max;  // [rows, head_dim, logical_pages_per_row] (nullptr without statistics)
+  KvType* maybe_key_min;  // [rows, head_dim, logical_pages_per_row]
+  int page_size;
+  int head_dim;
+  int logical_page_size;
+  int logical_pages_per_row;
+  int streaming;  // 1: sink pages then a ring of ring_pages pages
+  int sink_tokens;
+  int sink_pages;
+  int ring_pages;
+};
+
+class PagedKvCache {
+ public:
+  // Physical pages are handed out in a shuffled order (fixed seed) so that the kernels are exercised
+  // through the page table, as after real allocation churn.
+  PagedKvCache(DType kv_dtype, const PoolShape& shape, uint64_t seed);
+
+  // Writes tokens [0, num_tokens) of one row from host rows keys/values [num_tokens, head_dim] and
+  // computes that row's key statistics. Streaming pools keep only what sink + local will read.
+  void write_prefill(int row, const float* keys, const float* values, int num_tokens,
+                     cudaStream_t stream);
+  // Appends token `position` to every row: row r takes row source_row[r] of new_keys/new_values
+  // [*, head_dim] (device, fp32), and updates the statistics of its logical page.
+  void append(const float* new_keys, const float* new_values, const int32_t* source_row,
+              int position, cudaStream_t stream);
+
+  const PoolShape& shape() const { return shape_; }
+  DType kv_dtype() const { return kv_dtype_; }
+  template <class KvType>
+  PagedKvView<KvType> view();
+
+ private:
+  DType kv_dtype_;
+  PoolShape shape_;
+  DeviceBuffer<uint16_t> keys_, values_, key_max_, key_min_;
+  DeviceBuffer<int32_t> page_indptr_, page_indices_;
+  DeviceBuffer<float> staging_keys_, staging_values_;
+};
+
+}  // namespace unisparse::cuda

@@ -1,0 +1,47 @@
+#pragma once
+// Dispatch at one place: runtime values become template parameters here, and a value no kernel is
+// instantiated for throws Unsupported naming it.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <string>
+
+#include "framework/core/error.h"
+#include "framework/core/types.h"
+
+#define UNISPARSE_DISPATCH_KV_DTYPE(dtype, KvType, ...)                                       \
+  [&] {                                                                                        \
+    switch (dtype) {                                                                           \
+      case ::unisparse::DType::fp16: { using KvType = __half; return __VA_ARGS__(); }         \
+      case ::unisparse::DType::bf16: { using KvType = __nv_bfloat16; return __VA_ARGS__(); }  \
+      default:                                                                                 \
+        throw ::unisparse::Unsupported("cuda decode: kv_dtype " +                              \
+                                       std::string(::unisparse::to_string(dtype)) +            \
+                                       " is not implemented (fp16, bf16)");                    \
+    }                                                                                          \
+  }()
+
+#define UNISPARSE_DISPATCH_HEAD_DIM(head_dim, kHeadDim, ...)                                  \
+  [&] {                                                                                        \
+    switch (head_dim) {                                                                        \
+      case 64: { constexpr int kHeadDim = 64; return __VA_ARGS__(); }                         \
+      case 128: { constexpr int kHeadDim = 128; return __VA_ARGS__(); }                       \
+      default:                                                                                 \
+        throw ::unisparse::Unsupported("cuda decode: head_dim " + std::to_string(head_dim) +  \
+                                       " is not instantiated (64, 128)");                      \
+    }                                                                                          \
+  }()
+
+// Query heads served by one load of a KV page.
+#define UNISPARSE_DISPATCH_GROUP(group, kGroup, ...)                                          \
+  [&] {                                                                                        \
+    switch (group) {                                                                           \
+      case 1: { constexpr int kGroup = 1; return __VA_ARGS__(); }                             \
+      case 2: { constexpr int kGroup = 2; return __VA_ARGS__(); }                             \
+      case 4: { constexpr int kGroup = 4; return __VA_ARGS__(); }                             \
+      case 8: { constexpr int kGroup = 8; return __VA_ARGS__(); }                             \
+      default:                                                                                 \
+        throw ::unisparse::Unsupported("cuda decode: query group of " + std::to_string(group) + \
+                                       " heads is not instantiated (1, 2, 4, 8)");             \
+    }                                                                                          \
+  }()

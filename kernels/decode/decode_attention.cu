@@ -1,0 +1,252 @@
+#include <cub/block/block_reduce.cuh>
+
+#include "kernels/common/cuda_check.h"
+#include "kernels/common/dispatch.h"
+#include "kernels/common/vector_load.cuh"
+#include "kernels/decode/decode_attention.h"
+#include "kernels/decode/decode_variants.cuh"
+
+namespace unisparse::cuda {
+namespace {
+
+constexpr int kThreads = 128;
+constexpr int kMaxPageSize = 128;
+constexpr int kMaxMergeSplits = 256;  // DecodeRunner caps splits at this
+
+// One block per (split, work item). A work item is kGroup query heads of one KV head of one
+// sequence; every page is loaded once for all of them. Decode is memory bound (about 4 FLOP per byte
+// of KV for a group of 4 against the ~14 FLOP/byte ridge of fp32 CUDA cores on an H200), so the
+// products run on CUDA cores in fp32: tensor-core tiles would be padded from kGroup to 16 query rows
+// and save nothing while the loads are the limit.
+//
+// Thread layout: kChannelLanes lanes cover one token row with 16-byte loads (8 channels each), and
+// kTokenLanes rows are in flight per pass. Each token lane keeps its own online softmax (max, sum,
+// accumulator) over the tokens it visits, so the main loop has no block barrier; the K and V rows of
+// kPasses passes are loaded before any is used, to keep enough bytes in flight. The token lanes
+// are merged once at the end.
+template <class KvType, int kHeadDim, int kGroup, class Variant>
+__global__ void __launch_bounds__(kThreads) decode_attention_kernel(
+    const __grid_constant__ DecodeAttentionParams p) {
+  constexpr int kChannelLanes = kHeadDim / 8;
+  constexpr int kTokenLanes = kThreads / kChannelLanes;
+  constexpr int kPasses = 4;
+  __shared__ float lane_max[kTokenLanes][kGroup], lane_sum[kTokenLanes][kGroup];
+  __shared__ float reduce[kTokenLanes][kGroup][kHeadDim];
+
+  const int subgroups = p.group_size / kGroup;
+  const int pool_row = blockIdx.y / subgroups;
+  const int subgroup = blockIdx.y % subgroups;
+  const int selection_row = blockIdx.y;
+  const int batch = pool_row / p.pool_heads;
+  const int kv_head = p.kv_head_of_pool_head[pool_row % p.pool_heads];
+  const int first_q_head = kv_head * p.group_size + subgroup * kGroup;
+  const int channel_lane = threadIdx.x % kChannelLanes;
+  const int token_lane = threadIdx.x / kChannelLanes;
+
+  float query[kGroup][8];
+#pragma unroll
+  for (int g = 0; g < kGroup; ++g)
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+      query[g][j] = p.query[(int64_t(batch) * p.num_q_heads + first_q_head + g) * kHeadDim +
+                            channel_lane * 8 + j] * p.scale_log2;
+  float acc[kGroup][8] = {};
+  float running_max[kGroup], running_sum[kGroup];
+#pragma unroll
+  for (int g = 0; g < kGroup; ++g) {
+    running_max[g] = -INFINITY;
+    running_sum[g] = 0;
+  }
+
+  const auto* keys = static_cast<const KvType*>(p.keys);
+  const auto* values = static_cast<const KvType*>(p.values);
+  const int32_t* page_table = p.page_indices + p.page_indptr[pool_row];
+  const int chunks = Variant::count(p, selection_row);
+  const int first_chunk = blockIdx.x * p.chunks_per_split;
+  const int last_chunk = min(first_chunk + p.chunks_per_split, chunks);
+  for (int c = first_chunk; c < last_chunk; ++c) {
+    const Chunk chunk = Variant::chunk(p, selection_row, c);
+    const int64_t page_offset = int64_t(page_table[chunk.page_in_row]) * p.page_size * kHeadDim;
+    const KvType* key_rows = keys + page_offset + chunk.begin * kHeadDim + channel_lane * 8;
+    const KvType* value_rows = values + page_offset + chunk.begin * kHeadDim + channel_lane * 8;
+    const int length = chunk.end - chunk.begin;
+
+    for (int base = 0; base < length; base += kTokenLanes * kPasses) {
+      uint4 key_raw[kPasses], value_raw[kPasses];
+#pragma unroll
+      for (int pass = 0; pass < kPasses; ++pass) {
+        const int t = base + pass * kTokenLanes + token_lane;
+        if (t < length) {
+          key_raw[pass] = *reinterpret_cast<const uint4*>(key_rows + t * kHeadDim);
+          value_raw[pass] = *reinterpret_cast<const uint4*>(value_rows + t * kHeadDim);
+        }
+      }
+      // Logits of the kPasses tokens (log2 units); every lane of a token row gets the full sum.
+      float logit[kPasses][kGroup];
+#pragma unroll
+      for (int pass = 0; pass < kPasses; ++pass) {
+        float key[8];
+        unpack8_as_float<KvType>(key_raw[pass], key);
+#pragma unroll
+        for (int g = 0; g < kGroup; ++g) {
+          float dot = 0;
+#pragma unroll
+          for (int j = 0; j < 8; ++j) dot = fmaf(query[g][j], key[j], dot);
+#pragma unroll
+          for (int offset = kChannelLanes / 2; offset > 0; offset /= 2)
+            dot += __shfl_xor_sync(0xffffffffu, dot, offset);
+          const bool valid = base + pass * kTokenLanes + token_lane < length;
+          logit[pass][g] = valid ? dot : -INFINITY;
+        }
+      }
+#pragma unroll
+      for (int g = 0; g < kGroup; ++g) {
+        float tile_max = logit[0][g];
+#pragma unroll
+        for (int pass = 1; pass < kPasses; ++pass) tile_max = fmaxf(tile_max, logit[pass][g]);
+        const float new_max = fmaxf(running_max[g], tile_max);
+        if (new_max == -INFINITY) continue;  // this lane has seen no token yet
+        const float factor = exp2f(running_max[g] - new_max);
+        running_max[g] = new_max;
+        running_sum[g] *= factor;
+#pragma unroll
+        for (int j = 0; j < 8; ++j) acc[g][j] *= factor;
+      }
+#pragma unroll
+      for (int pass = 0; pass < kPasses; ++pass) {
+        if (base + pass * kTokenLanes + token_lane >= length) break;
+        float value[8];
+        unpack8_as_float<KvType>(value_raw[pass], value);
+#pragma unroll
+        for (int g = 0; g < kGroup; ++g) {
+          const float weight = exp2f(logit[pass][g] - running_max[g]);
+          running_sum[g] += weight;
+#pragma unroll
+          for (int j = 0; j < 8; ++j) acc[g][j] = fmaf(weight, value[j], acc[g][j]);
+        }
+      }
+    }
+  }
+
+  // Merge the token lanes: rescale each to the block's max, then sum.
+  if (channel_lane == 0)
+#pragma unroll
+    for (int g = 0; g < kGroup; ++g) {
+      lane_max[token_lane][g] = running_max[g];
+      lane_sum[token_lane][g] = running_sum[g];
+    }
+  __syncthreads();
+#pragma unroll
+  for (int g = 0; g < kGroup; ++g) {
+    float block_max = -INFINITY;
+#pragma unroll
+    for (int lane_row = 0; lane_row < kTokenLanes; ++lane_row)
+      block_max = fmaxf(block_max, lane_max[lane_row][g]);
+    const float factor = running_max[g] == -INFINITY ? 0.0f : exp2f(running_max[g] - block_max);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) reduce[token_lane][g][channel_lane * 8 + j] = acc[g][j] * factor;
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < kGroup * kHeadDim; i += kThreads) {
+    const int g = i / kHeadDim, channel = i % kHeadDim;
+    float block_max = -INFINITY;
+#pragma unroll
+    for (int lane_row = 0; lane_row < kTokenLanes; ++lane_row)
+      block_max = fmaxf(block_max, lane_max[lane_row][g]);
+    float sum = 0, total = 0;
+#pragma unroll
+    for (int lane_row = 0; lane_row < kTokenLanes; ++lane_row) {
+      sum += reduce[lane_row][g][channel];
+      if (lane_max[lane_row][g] != -INFINITY)
+        total += lane_sum[lane_row][g] * exp2f(lane_max[lane_row][g] - block_max);
+    }
+    const int64_t head_row = (int64_t(batch) * p.num_q_heads + first_q_head + g) * p.max_splits + blockIdx.x;
+    p.partial_out[head_row * kHeadDim + channel] = total > 0 ? sum / total : 0.0f;
+    if (channel == 0) {
+      p.partial_max[head_row] = block_max;
+      p.partial_sum[head_row] = total;
+    }
+  }
+}
+
+// grid (batch * num_q_heads), block kMergeThreads: weights each split by its share of the softmax
+// mass. The split weights are computed once, in parallel over splits, so the channel loop issues
+// independent loads only.
+constexpr int kMergeThreads = 128;
+
+struct MaxOp {
+  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+__global__ void __launch_bounds__(kMergeThreads) decode_merge_kernel(const __grid_constant__ DecodeMergeParams p) {
+  using BlockReduce = cub::BlockReduce<float, kMergeThreads>;
+  __shared__ typename BlockReduce::TempStorage reduce_storage;
+  __shared__ float split_weight[kMaxMergeSplits];
+  __shared__ float global_max, total_weight;
+  const int head_row = blockIdx.x;  // b * num_q_heads + h
+  const int batch = head_row / p.num_q_heads, head = head_row % p.num_q_heads;
+  const int splits = p.num_splits_of_q_head[head];
+  const float* split_max = p.partial_max + int64_t(head_row) * p.max_splits;
+  const float* split_sum = p.partial_sum + int64_t(head_row) * p.max_splits;
+
+  float local_max = -INFINITY;
+  for (int s = threadIdx.x; s < splits; s += kMergeThreads) local_max = fmaxf(local_max, split_max[s]);
+  const float block_max = BlockReduce(reduce_storage).Reduce(local_max, MaxOp{});
+  if (threadIdx.x == 0) global_max = block_max;
+  __syncthreads();
+  float local_total = 0;
+  for (int s = threadIdx.x; s < splits; s += kMergeThreads) {
+    const float weight = split_sum[s] > 0 ? split_sum[s] * exp2f(split_max[s] - global_max) : 0.0f;
+    split_weight[s] = weight;
+    local_total += weight;
+  }
+  const float block_total = BlockReduce(reduce_storage).Sum(local_total);
+  if (threadIdx.x == 0) total_weight = block_total;
+  __syncthreads();
+  const float* split_out = p.partial_out + int64_t(head_row) * p.max_splits * p.head_dim;
+  for (int channel = threadIdx.x; channel < p.head_dim; channel += kMergeThreads) {
+    float out = 0;
+#pragma unroll 8
+    for (int s = 0; s < splits; ++s) out = fmaf(split_weight[s], split_out[int64_t(s) * p.head_dim + channel], out);
+    p.out[((int64_t(batch) * p.steps + p.step) * p.num_q_heads + head) * p.head_dim + channel] = out / total_weight;
+  }
+}
+
+}  // namespace
+
+void launch_decode_attention(const DecodeAttentionParams& params, DecodeVariant variant,
+                             DType kv_dtype, int head_dim, int heads_per_load, int pool_rows,
+                             int num_splits, cudaStream_t stream) {
+  if (pool_rows == 0) return;
+  if (params.page_size > kMaxPageSize)
+    throw Unsupported("cuda decode: page_size " + std::to_string(params.page_size) + " > 128");
+  const dim3 grid(num_splits, pool_rows * (params.group_size / heads_per_load));
+  UNISPARSE_DISPATCH_KV_DTYPE(kv_dtype, KvType, [&] {
+    UNISPARSE_DISPATCH_HEAD_DIM(head_dim, kHeadDim, [&] {
+      UNISPARSE_DISPATCH_GROUP(heads_per_load, kGroup, [&] {
+        switch (variant) {
+          case DecodeVariant::all_pages:
+            decode_attention_kernel<KvType, kHeadDim, kGroup, AllPages><<<grid, kThreads, 0, stream>>>(params);
+            break;
+          case DecodeVariant::selected_pages:
+            decode_attention_kernel<KvType, kHeadDim, kGroup, SelectedPages><<<grid, kThreads, 0, stream>>>(params);
+            break;
+          case DecodeVariant::streaming_window:
+            decode_attention_kernel<KvType, kHeadDim, kGroup, StreamingWindow><<<grid, kThreads, 0, stream>>>(params);
+            break;
+        }
+        UNISPARSE_CUDA_CHECK_LAUNCH();
+      });
+    });
+  });
+}
+
+void launch_decode_merge(const DecodeMergeParams& params, int batch, cudaStream_t stream) {
+  if (params.max_splits > kMaxMergeSplits)
+    throw Unsupported("cuda decode: " + std::to_string(params.max_splits) + " splits > " +
+                      std::to_string(kMaxMergeSplits));
+  decode_merge_kernel<<<batch * params.num_q_heads, kMergeThreads, 0, stream>>>(params);
+  UNISPARSE_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace unisparse::cuda

@@ -1,0 +1,51 @@
+#pragma once
+// Parameters of the split-KV decode attention kernel family and of its merge step.
+#include <cstdint>
+
+namespace unisparse::cuda {
+
+struct DecodeAttentionParams {
+  const void* keys;    // [num_pages, page_size, head_dim] KV dtype, one pool
+  const void* values;  // [num_pages, page_size, head_dim]
+  const int32_t* page_indptr;   // [pool rows + 1]
+  const int32_t* page_indices;  // [pool rows * pages_per_row] physical page ids
+  const float* query;           // [batch, num_q_heads, head_dim] this step's decode queries
+  const int32_t* kv_head_of_pool_head;  // [pool_heads] model KV head of each pool head
+  // Page selection (SelectedPages variant): selection row = pool_row * (group_size / kGroup) + sub.
+  const int32_t* maybe_selected;        // [selection rows, selected_stride] ascending pages
+  const int32_t* maybe_selected_count;  // [selection rows]
+  int selected_stride;
+  int pages_to_pick;  // k = token_budget / page_size
+  // Split-KV partial results, merged by decode_merge_kernel.
+  float* partial_out;  // [batch, num_q_heads, max_splits, head_dim] normalised within the split
+  float* partial_max;  // [batch, num_q_heads, max_splits] max scaled logit (log2 units)
+  float* partial_sum;  // [batch, num_q_heads, max_splits] sum of exp2(logit - max)
+  int max_splits;
+  int chunks_per_split;
+  int pool_heads;
+  int num_q_heads;
+  int group_size;  // query heads per KV head in the model
+  int page_size;
+  int num_tokens;  // tokens visible to this step's query
+  // Streaming pools: sink + ring layout (PagedKvView) and the window.
+  int sink_tokens;
+  int local_tokens;
+  int sink_pages;
+  int ring_pages;
+  float scale_log2;  // softmax scale * log2(e)
+};
+
+struct DecodeMergeParams {
+  const float* partial_out;  // [batch, num_q_heads, max_splits, head_dim]
+  const float* partial_max;  // [batch, num_q_heads, max_splits]
+  const float* partial_sum;  // [batch, num_q_heads, max_splits]
+  const int32_t* num_splits_of_q_head;  // [num_q_heads]
+  float* out;  // [batch, steps, num_q_heads, head_dim]
+  int max_splits;
+  int num_q_heads;
+  int head_dim;
+  int steps;
+  int step;
+};
+
+}  // namespace unisparse::cuda

@@ -1,0 +1,92 @@
+#pragma once
+// The GPU state of one decode run (DESIGN.md §1 decode-step semantics): the paged KV pools filled
+// from the prefill, the decode inputs, the cached page selection, and the launches of one step.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "framework/core/csr.h"
+#include "framework/core/tensor.h"
+#include "framework/sparse/plan.h"
+#include "framework/workload/workload.h"
+#include "kernels/cache/paged_kv_cache.h"
+#include "kernels/common/device_buffer.h"
+#include "kernels/decode/decode_attention.h"
+
+namespace unisparse::cuda {
+
+// Substrings of kernel names and the phase they time.
+inline const std::map<std::string, std::string>& decode_phase_of_kernel() {
+  static const std::map<std::string, std::string> phases{{"append_kernel", "stats"},
+                                                         {"page_scores_kernel", "selector"},
+                                                         {"topk_kernel", "topk"},
+                                                         {"decode_attention_kernel", "attention"},
+                                                         {"decode_merge_kernel", "merge"}};
+  return phases;
+}
+
+class DecodeRunner {
+ public:
+  // Uploads the prefill into the pools; throws Unsupported for what no kernel is built for.
+  DecodeRunner(const Workload& workload, const DecodePlan& plan, cudaStream_t stream,
+               std::string nvtx_label);
+
+  // Enqueues decode step `step`: append token T+step, select pages when run_selector, attend, merge.
+  // No host synchronisation.
+  void enqueue_step(int step, bool run_selector);
+  bool selector_runs_at(int step) const {
+    return uses_selection_ && step % plan_.policy.reuse_interval == 0;
+  }
+  bool uses_selection() const { return uses_selection_; }
+  // Pages attended at `step` by every (b, q head), rows b * num_q_heads + h (synchronises).
+  Csr attended_pages(int step);
+  // Per sequence [steps, num_q_heads, head_dim] (synchronises).
+  std::vector<Tensor> outputs();
+
+ private:
+  struct PoolLaunch {
+    DecodeVariant variant;
+    int heads_per_load;
+    int num_splits;
+    int chunks_per_split;
+  };
+  PoolLaunch plan_pool_launch(DecodeVariant variant, int pool_rows, int heads_per_load,
+                              int max_chunks) const;
+  void enqueue_attention(PagedKvCache& pool, const PoolLaunch& launch,
+                         const DeviceBuffer<int32_t>& kv_head_of_pool_head, int num_tokens,
+                         const float* query);
+
+  DecodePlan plan_;
+  cudaStream_t stream_;
+  std::string nvtx_label_;
+  int batch_, num_q_heads_, num_kv_heads_, head_dim_, group_size_, context_len_, steps_;
+  int page_size_, pages_to_pick_ = 0;
+  bool uses_selection_ = false;
+  int sm_count_ = 1;
+
+  std::vector<int32_t> dense_heads_, streaming_heads_;  // model KV heads of each pool
+  std::optional<PagedKvCache> dense_pool_, streaming_pool_;
+  DeviceBuffer<int32_t> dense_kv_head_of_pool_head_, streaming_kv_head_of_pool_head_;
+  DeviceBuffer<int32_t> dense_source_row_, streaming_source_row_;
+  PoolLaunch dense_launch_{}, streaming_launch_{};
+
+  DeviceBuffer<float> queries_;    // [steps, batch, num_q_heads, head_dim]
+  DeviceBuffer<float> new_keys_;   // [steps, batch, num_kv_heads, head_dim]
+  DeviceBuffer<float> new_values_;
+  DeviceBuffer<float> out_;        // [batch, steps, num_q_heads, head_dim]
+  int max_splits_ = 1;
+  DeviceBuffer<float> partial_out_, partial_max_, partial_sum_;
+  DeviceBuffer<int32_t> num_splits_of_q_head_;
+
+  int selection_rows_ = 0;
+  DeviceBuffer<float> page_scores_;       // [selection rows, pages_per_row]
+  DeviceBuffer<int32_t> selected_;        // [selection rows, pages_to_pick]
+  DeviceBuffer<int32_t> selected_count_;  // [selection rows]
+  std::vector<int32_t> host_selected_, host_selected_count_;
+};
+
+}  // namespace unisparse::cuda

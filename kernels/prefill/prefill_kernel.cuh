@@ -1,0 +1,247 @@
+#pragma once
+// Block-sparse prefill attention, FlashAttention-2 style: one CTA owns a query block of one head,
+// keeps it in shared memory, and walks its active KV tiles (active_tiles.cuh) with K/V double
+// buffered through cp.async; S = Q K^T and O += P V run on tensor cores (mma.sync m16n8k16, operands
+// through ldmatrix) with the online softmax in fp32. Dense causal, streaming and block-list heads are
+// variants of this one body: they differ only in the tile list and in the per-token visibility, and a
+// tile that every query fully sees skips the mask.
+#include <cuda_runtime.h>
+
+#include <cmath>
+
+#include "kernels/prefill/active_tiles.cuh"
+#include "kernels/prefill/prefill_params.h"
+#include "kernels/prefill/warp_mma.cuh"
+
+namespace unisparse::cuda {
+
+inline constexpr int kPrefillWarps = 4;
+inline constexpr int kPrefillThreads = kPrefillWarps * 32;
+
+template <int kHeadDim, int kBlockM>
+struct PrefillTileShape {
+  static constexpr int kMTiles = kBlockM / (16 * kPrefillWarps);  // m16 tiles per warp
+  static constexpr int kKeyTiles = kKvTile / 8;                   // n8 tiles of S per KV tile
+  static constexpr int kDimTiles = kHeadDim / 8;                  // n8 tiles of O
+  // Q [kBlockM][kHeadDim], then K [2][kKvTile][kHeadDim] and V [2][kKvTile][kHeadDim].
+  static constexpr int kQElements = kBlockM * kHeadDim;
+  static constexpr int kKvElements = kKvTile * kHeadDim;
+  static constexpr int kSharedBytes = (kQElements + 4 * kKvElements) * 2;
+  static_assert(kMTiles >= 1 && kBlockM % (16 * kPrefillWarps) == 0);
+};
+
+// Element offset of 16-byte chunk `chunk` of row `row` in a [rows][kHeadDim] tile. Chunks are
+// XOR-swizzled with the row so that the 8 row addresses of one ldmatrix hit 8 different bank groups.
+template <int kHeadDim>
+__device__ __forceinline__ int swizzled_offset(int row, int chunk) {
+  return row * kHeadDim + ((chunk ^ (row & 7)) * 8);
+}
+
+// Copies rows [first_row, first_row + kRows) of a [seq_len][kHeadDim] matrix into a swizzled shared
+// tile; rows at or past seq_len are zero-filled.
+template <int kHeadDim, int kRows, class Element>
+__device__ __forceinline__ void load_tile_async(Element* shared_tile, const Element* global_rows,
+                                                int64_t row_stride, int first_row, int seq_len) {
+  constexpr int kChunks = kRows * (kHeadDim / 8);
+  static_assert(kChunks % kPrefillThreads == 0);
+#pragma unroll
+  for (int index = threadIdx.x; index < kChunks; index += kPrefillThreads) {
+    const int row = index / (kHeadDim / 8), chunk = index % (kHeadDim / 8);
+    const int token = first_row + row;
+    const bool valid = token < seq_len;
+    const Element* source = global_rows + (valid ? token : 0) * row_stride + chunk * 8;
+    ptx::cp_async_16(ptx::shared_address(shared_tile + swizzled_offset<kHeadDim>(row, chunk)), source,
+                     valid);
+  }
+}
+
+template <class Element, int kHeadDim, int kBlockM>
+__global__ void __launch_bounds__(kPrefillThreads, 2)
+    block_sparse_prefill_kernel(const __grid_constant__ PrefillParams params) {
+  using Shape = PrefillTileShape<kHeadDim, kBlockM>;
+  constexpr int kMTiles = Shape::kMTiles;
+  extern __shared__ __align__(128) unsigned char shared_bytes[];
+  Element* shared_q = reinterpret_cast<Element*>(shared_bytes);
+  Element* shared_k = shared_q + Shape::kQElements;         // [2][kKvTile][kHeadDim]
+  Element* shared_v = shared_k + 2 * Shape::kKvElements;    // [2][kKvTile][kHeadDim]
+
+  const int q_head = blockIdx.x;
+  // Longest query blocks (most causal work) are scheduled first for load balance.
+  const int q_block = params.num_q_blocks - 1 - blockIdx.y;
+  const int batch = blockIdx.z;
+  const int kv_head = q_head / params.group_size;
+  const int query_begin = q_block * kBlockM;
+  const int query_last = min(query_begin + kBlockM, params.seq_len) - 1;
+
+  const TileVisibility rows{params.head_mode[q_head], params.seq_len, params.sink_tokens,
+                            params.local_tokens, query_begin, query_last};
+  const ActiveKvTiles active = enumerate_active_tiles(params, q_head, q_block, rows);
+
+  const Element* q = static_cast<const Element*>(params.q) + batch * params.q_batch_stride +
+                     q_head * params.q_head_stride;
+  const Element* k = static_cast<const Element*>(params.k) + batch * params.kv_batch_stride +
+                     kv_head * params.kv_head_stride;
+  const Element* v = static_cast<const Element*>(params.v) + batch * params.kv_batch_stride +
+                     kv_head * params.kv_head_stride;
+  float* out = params.out + batch * params.out_batch_stride + q_head * params.out_head_stride;
+
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int group = lane / 4, thread_in_group = lane % 4;  // mma fragment coordinates
+  const int warp_first_row = warp * 16 * kMTiles;          // this warp's rows within the block
+
+  float o[kMTiles][Shape::kDimTiles][4] = {};
+  float row_max[kMTiles][2], row_sum[kMTiles][2];  // per fragment row (group, group + 8)
+#pragma unroll
+  for (int mt = 0; mt < kMTiles; ++mt)
+#pragma unroll
+    for (int half = 0; half < 2; ++half) row_max[mt][half] = -INFINITY, row_sum[mt][half] = 0.f;
+
+  auto load_kv = [&](int tile, int stage) {
+    load_tile_async<kHeadDim, kKvTile>(shared_k + stage * Shape::kKvElements, k, params.kv_row_stride,
+                                       tile * kKvTile, params.seq_len);
+    load_tile_async<kHeadDim, kKvTile>(shared_v + stage * Shape::kKvElements, v, params.kv_row_stride,
+                                       tile * kKvTile, params.seq_len);
+  };
+
+  // One cp.async group per tile (the first also carries Q): tile i + 1 streams into the other stage
+  // while tile i is computed.
+  if (active.count > 0) {
+    load_tile_async<kHeadDim, kBlockM>(shared_q, q, params.q_row_stride, query_begin, params.seq_len);
+    load_kv(active.tile(0), 0);
+    ptx::cp_async_commit();
+  }
+
+  for (int i = 0; i < active.count; ++i) {
+    const int stage = i & 1;
+    const int tile = active.tile(i);
+    if (i + 1 < active.count) {
+      load_kv(active.tile(i + 1), stage ^ 1);
+      ptx::cp_async_commit();
+      ptx::cp_async_wait<1>();  // pending: tile i + 1
+    } else {
+      ptx::cp_async_wait<0>();
+    }
+    __syncthreads();
+    const Element* tile_k = shared_k + stage * Shape::kKvElements;  // [kKvTile][kHeadDim]
+    const Element* tile_v = shared_v + stage * Shape::kKvElements;  // [kKvTile][kHeadDim]
+
+    // S = Q K^T for this warp's rows: s[mt][key n8 tile][fragment].
+    float s[kMTiles][Shape::kKeyTiles][4] = {};
+#pragma unroll
+    for (int kk = 0; kk < kHeadDim / 16; ++kk) {
+      uint32_t a[kMTiles][4];
+#pragma unroll
+      for (int mt = 0; mt < kMTiles; ++mt)
+        ptx::ldmatrix_x4(a[mt], ptx::shared_address(shared_q + swizzled_offset<kHeadDim>(
+                                                                   warp_first_row + mt * 16 + (lane & 15),
+                                                                   kk * 2 + (lane >> 4))));
+#pragma unroll
+      for (int key_pair = 0; key_pair < Shape::kKeyTiles / 2; ++key_pair) {
+        uint32_t b[4];  // b[0..1]: keys key_pair*16 + 0..7, b[2..3]: + 8..15
+        ptx::ldmatrix_x4(b, ptx::shared_address(tile_k + swizzled_offset<kHeadDim>(
+                                                             key_pair * 16 + (lane & 7) + ((lane >> 4) << 3),
+                                                             kk * 2 + ((lane >> 3) & 1))));
+#pragma unroll
+        for (int mt = 0; mt < kMTiles; ++mt) {
+          ptx::mma_16816<Element>(s[mt][2 * key_pair], a[mt], b[0], b[1]);
+          ptx::mma_16816<Element>(s[mt][2 * key_pair + 1], a[mt], b[2], b[3]);
+        }
+      }
+    }
+
+    if (!rows.fully_visible(tile)) {
+#pragma unroll
+      for (int mt = 0; mt < kMTiles; ++mt)
+#pragma unroll
+        for (int nt = 0; nt < Shape::kKeyTiles; ++nt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int query = query_begin + warp_first_row + mt * 16 + group + (e >= 2 ? 8 : 0);
+            const int key = tile * kKvTile + nt * 8 + thread_in_group * 2 + (e & 1);
+            if (!rows.visible(query, key)) s[mt][nt][e] = -INFINITY;
+          }
+    }
+
+    // Online softmax (base 2): rescale the running output by exp2((old max - new max) * scale).
+#pragma unroll
+    for (int mt = 0; mt < kMTiles; ++mt) {
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        float tile_max = row_max[mt][half];
+#pragma unroll
+        for (int nt = 0; nt < Shape::kKeyTiles; ++nt)
+          tile_max = fmaxf(tile_max, fmaxf(s[mt][nt][2 * half], s[mt][nt][2 * half + 1]));
+        tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffff, tile_max, 1));
+        tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffff, tile_max, 2));
+        // A row that has seen no visible key yet keeps max -inf: exponentiate against 0 so that
+        // exp2(-inf) = 0 instead of NaN.
+        const float scaled_max = tile_max == -INFINITY ? 0.f : tile_max * params.softmax_scale_log2;
+        const float correction =
+            tile_max == -INFINITY
+                ? 1.f
+                : ptx::fast_exp2(row_max[mt][half] * params.softmax_scale_log2 - scaled_max);
+        row_max[mt][half] = tile_max;
+        float sum = 0.f;
+#pragma unroll
+        for (int nt = 0; nt < Shape::kKeyTiles; ++nt)
+#pragma unroll
+          for (int e = 2 * half; e < 2 * half + 2; ++e) {
+            s[mt][nt][e] = ptx::fast_exp2(fmaf(s[mt][nt][e], params.softmax_scale_log2, -scaled_max));
+            sum += s[mt][nt][e];
+          }
+        row_sum[mt][half] = row_sum[mt][half] * correction + sum;  // per-thread partial sum
+#pragma unroll
+        for (int dt = 0; dt < Shape::kDimTiles; ++dt) {
+          o[mt][dt][2 * half] *= correction;
+          o[mt][dt][2 * half + 1] *= correction;
+        }
+      }
+    }
+
+    // O += P V, P packed into mma A fragments 16 keys at a time (s now holds the probabilities).
+#pragma unroll
+    for (int ks = 0; ks < kKvTile / 16; ++ks) {
+      uint32_t p[kMTiles][4];
+#pragma unroll
+      for (int mt = 0; mt < kMTiles; ++mt) {
+        p[mt][0] = ptx::pack_pair<Element>(s[mt][2 * ks][0], s[mt][2 * ks][1]);
+        p[mt][1] = ptx::pack_pair<Element>(s[mt][2 * ks][2], s[mt][2 * ks][3]);
+        p[mt][2] = ptx::pack_pair<Element>(s[mt][2 * ks + 1][0], s[mt][2 * ks + 1][1]);
+        p[mt][3] = ptx::pack_pair<Element>(s[mt][2 * ks + 1][2], s[mt][2 * ks + 1][3]);
+      }
+#pragma unroll
+      for (int dim_pair = 0; dim_pair < Shape::kDimTiles / 2; ++dim_pair) {
+        uint32_t b[4];  // b[0..1]: dims dim_pair*16 + 0..7, b[2..3]: + 8..15
+        ptx::ldmatrix_x4_trans(b, ptx::shared_address(tile_v + swizzled_offset<kHeadDim>(
+                                                                   ks * 16 + (lane & 7) + (((lane >> 3) & 1) << 3),
+                                                                   dim_pair * 2 + (lane >> 4))));
+#pragma unroll
+        for (int mt = 0; mt < kMTiles; ++mt) {
+          ptx::mma_16816<Element>(o[mt][2 * dim_pair], p[mt], b[0], b[1]);
+          ptx::mma_16816<Element>(o[mt][2 * dim_pair + 1], p[mt], b[2], b[3]);
+        }
+      }
+    }
+    __syncthreads();  // iteration i + 1 refills the stage just read
+  }
+
+  // Normalise and store the rows inside the sequence. A row with no visible key writes zeros.
+#pragma unroll
+  for (int mt = 0; mt < kMTiles; ++mt)
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      float sum = row_sum[mt][half];
+      sum += __shfl_xor_sync(0xffffffff, sum, 1);
+      sum += __shfl_xor_sync(0xffffffff, sum, 2);
+      const float inverse = sum > 0.f ? 1.f / sum : 0.f;
+      const int query = query_begin + warp_first_row + mt * 16 + group + half * 8;
+      if (query >= params.seq_len) continue;
+      float* out_row = out + query * params.out_row_stride;
+#pragma unroll
+      for (int dt = 0; dt < Shape::kDimTiles; ++dt)
+        *reinterpret_cast<float2*>(out_row + dt * 8 + thread_in_group * 2) =
+            make_float2(o[mt][dt][2 * half] * inverse, o[mt][dt][2 * half + 1] * inverse);
+    }
+}
+
+}  // namespace unisparse::cuda

@@ -1,0 +1,21 @@
+#pragma once
+// NVTX ranges named "<label>/<phase>", so that `ncu --nvtx --nvtx-include "<label>/attention/"` selects
+// one phase of one sweep point.
+#include <nvtx3/nvToolsExt.h>
+
+#include <string>
+
+namespace unisparse::cuda {
+
+class NvtxRange {
+ public:
+  NvtxRange(const std::string& label, const char* phase) {
+    const std::string name = label.empty() ? std::string(phase) : label + "/" + phase;
+    nvtxRangePushA(name.c_str());
+  }
+  ~NvtxRange() { nvtxRangePop(); }
+  NvtxRange(const NvtxRange&) = delete;
+  NvtxRange& operator=(const NvtxRange&) = delete;
+};
+
+}  // namespace unisparse::cuda
