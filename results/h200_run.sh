@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The GPU session that produced the committed H200 results. Run on the H200 machine from the
+# repository root with the stripped binaries in build-lead/gpu (unisparse, test_gpu, unisparse_bench,
+# libbenchmark.so.1debian), in two parts that fit one device call each:
+#   bash results/h200_run.sh decode     GPU tests, compute-sanitizer, decode sweeps, decode peers
+#   bash results/h200_run.sh prefill    prefill sweeps, prefill peers, the decode/prefill trade-offs
+# Every step has its own time limit so one slow step cannot eat the call; every log and run
+# directory lands under $OUT/results; the device command tars it into one file afterwards:
+#   timeout 585 bash results/h200_run.sh PART; tar -C $OUT -czf $OUT/results-PART.tgz results
+set -u
+part=$1
+bin=build-lead/gpu
+run_id=h200-20261128
+out=${OUT:-/tmp/out}/results
+logs=$out/logs/$part
+mkdir -p "$logs"
+export LD_LIBRARY_PATH=$PWD/$bin:${LD_LIBRARY_PATH:-}
+export PYTHONUNBUFFERED=1
+
+step() {  # step NAME SECONDS COMMAND...: run with a time limit, log, record the exit status
+  local name=$1 limit=$2
+  shift 2
+  local start=$SECONDS
+  echo "\$ $*" > "$logs/$name.log"
+  timeout "$limit" "$@" >> "$logs/$name.log" 2>&1
+  local status=$?
+  echo "$name: exit $status, $((SECONDS - start)) s" | tee -a "$logs/steps.txt"
+}
+
+sweep() {  # sweep NAME SECONDS [overrides...]
+  local name=$1 limit=$2
+  shift 2
+  step "sweep_$name" "$limit" "$bin/unisparse" run "sweeps/$name.yaml" --results "$out" \
+    --run-id "$run_id" "$@"
+}
+
+nvidia-smi > "$logs/nvidia-smi.txt" 2>&1
+git rev-parse HEAD > "$logs/git-sha.txt" 2>/dev/null || true
+case $part in
+  decode)
+    step test_gpu 120 "$bin/test_gpu"
+    step memcheck 60 compute-sanitizer --tool memcheck --error-exitcode 1 "$bin/test_gpu" \
+      --gtest_filter='*dense_ctx63_page16:*static_ctx300*:*grows_past_budget:*dynamic_budget_one_page:*T63_d64_block64_bf16:*T63_d128_block128_fp16'
+    step racecheck 45 compute-sanitizer --tool racecheck --error-exitcode 1 "$bin/test_gpu" \
+      --gtest_filter='*dense_ctx63_page16:*T63_d128_block128_fp16:*T1000_d64_block64_bf16'
+    sweep decode_dense 80
+    sweep decode_dense_512k 40
+    sweep decode_sparse 80
+    sweep decode_sparse_512k 40
+    sweep decode_gqa 50
+    step peers_decode 70 python3 analysis/peers.py "$out/peers_decode/$run_id" --iters 30 --warmup 5
+    ;;
+  prefill)
+    sweep prefill_dense 80
+    sweep prefill_streaming 80
+    step peers_prefill 100 python3 analysis/peers_prefill.py --out "$out/peers_prefill/$run_id"
+    sweep decode_tradeoff 130
+    sweep prefill_tradeoff 90
+    ;;
+esac
