@@ -228,6 +228,12 @@ std::vector<Param> make_params() {
       number(
           "workload.value_noise", [](auto& p) -> auto& { return p.workload.knobs.value_noise; },
           0.0, kUnbounded, "std of values"),
+      number(
+          "workload.strength_reference_context",
+          [](auto& p) -> auto& { return p.workload.knobs.strength_reference_context; }, 0.0,
+          kUnbounded,
+          "context the strengths are given for; a longer context adds ln(T / it) to the sink, "
+          "needle and streaming strengths (0 = strengths are literal)"),
 
       integer(
           "timing.warmup", [](auto& p) -> auto& { return p.timing.warmup; }, 0,

@@ -404,7 +404,23 @@ void fill_queries(const Structure& s, HeadKind kind, int sequence, int q_head, S
 
 }  // namespace
 
-Workload generate_workload(const PointConfig& point) {
+// The point with its structural strengths raised by ln(T / strength_reference_context) (knobs.h).
+static PointConfig with_context_scaled_strengths(const PointConfig& requested) {
+  PointConfig point = requested;
+  GeneratorKnobs& k = point.workload.knobs;
+  if (k.strength_reference_context <= 0 || point.context_len <= k.strength_reference_context)
+    return point;
+  const double boost = std::log(point.context_len / k.strength_reference_context);
+  // Only structures of a fixed token count are raised: topic segments already grow with T, and the
+  // recency channels give every distant token a small bump that a larger amplitude would inflate.
+  for (double* strength : {&k.sink_strength, &k.needle_strength, &k.streaming_sink_strength,
+                           &k.streaming_local_strength})
+    *strength += boost;
+  return point;
+}
+
+Workload generate_workload(const PointConfig& requested) {
+  const PointConfig point = with_context_scaled_strengths(requested);
   check_inputs(point);
   const ModelShape& shape = point.shape;
   Workload workload;

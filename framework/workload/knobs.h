@@ -37,6 +37,14 @@ struct GeneratorKnobs {
   double jump_probability = 0.05;   // per step
   double key_noise = 1.0;           // std of the isotropic part of keys and queries (before scaling)
   double value_noise = 1.0;
+
+  // Strengths are logits, so a fixed set of tokens gets a smaller share of the softmax mass as the
+  // context grows (the noise tail holds T tokens). When this is > 0, the strengths above are taken as
+  // given for a context of this many tokens and a longer context T adds ln(T / it) to the
+  // strengths of fixed-size structures (sinks, needles, streaming sink and local window), which
+  // keeps their shares of mass roughly independent of T, as in real long-context attention.
+  // 0 = strengths are literal.
+  double strength_reference_context = 0.0;
 };
 
 }  // namespace unisparse

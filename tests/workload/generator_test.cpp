@@ -309,5 +309,42 @@ TEST(Generator, InvalidKnobsAreInputErrors) {
   EXPECT_THROW(generate_workload(point), InputError);
 }
 
+// Mean share of the retrieval-head decode queries' mass on the needle tokens they seek.
+double mean_needle_mass(const Workload& w) {
+  double sum = 0;
+  int rows = 0;
+  for (int b = 0; b < w.batch_size(); ++b)
+    for (int step = 0; step < w.decode_steps; ++step)
+      for (int q_head = 0; q_head < 2; ++q_head) {
+        const std::vector<int32_t>& needle = w.batch[b].needle_targets[step][q_head];
+        if (needle.empty()) continue;
+        const std::vector<double> p = decode_attention(w, b, q_head, step);
+        for (int32_t t : needle) sum += p[t];
+        ++rows;
+      }
+  return rows > 0 ? sum / rows : 0.0;
+}
+
+TEST(Generator, ReferenceContextKeepsTheNeedleShareAtLongerContexts) {
+  PointConfig point = small_point();
+  point.batch = 1;
+  point.decode_steps = 8;
+  point.workload.knobs.needle_strength = 6.0;  // a share well below 1, so dilution shows
+  point.context_len = 3000;
+  const double short_share = mean_needle_mass(generate_workload(point));
+  point.context_len = 24000;
+  const double long_literal = mean_needle_mass(generate_workload(point));
+  point.workload.knobs.strength_reference_context = 3000;
+  const double long_scaled = mean_needle_mass(generate_workload(point));
+  // Literal logits: eight times the tokens dilute the needle about tenfold. Scaled, most of the
+  // share comes back (not all: content directions are random, so a stronger needle query also
+  // lifts the many topic tokens whose direction leans its way).
+  EXPECT_LT(long_literal, 0.2 * short_share);
+  EXPECT_GT(long_scaled, 4 * long_literal);
+  EXPECT_GT(long_scaled, 0.4 * short_share);
+  std::printf("needle share: T=3000 %.3f, T=24000 literal %.3f, scaled %.3f\n", short_share,
+              long_literal, long_scaled);
+}
+
 }  // namespace
 }  // namespace unisparse
