@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdlib>
 #include <cstdio>
 #include <ctime>
 #include <optional>
@@ -62,7 +63,13 @@ std::string format_utc_now(const char* format) {
 nlohmann::json git_provenance(const std::string& source_dir) {
   const std::string git = "git -C " + shell_quote(source_dir) + " ";
   const auto sha = command_output(git + "rev-parse HEAD 2>/dev/null");
-  if (!sha || trimmed(*sha).empty()) return {{"sha", "unknown"}, {"dirty", nullptr}};
+  if (!sha || trimmed(*sha).empty()) {
+    // A copy of the tree without .git (e.g. shipped to a GPU machine) gets the commit it was made
+    // from through the environment.
+    if (const char* given = std::getenv("UNISPARSE_GIT_SHA"); given && *given)
+      return {{"sha", std::string(given)}, {"dirty", nullptr}, {"source", "UNISPARSE_GIT_SHA"}};
+    return {{"sha", "unknown"}, {"dirty", nullptr}};
+  }
   // Untracked files (build folders, results) do not make the code that ran differ from the commit.
   const auto changes = command_output(git + "status --porcelain --untracked-files=no 2>/dev/null");
   nlohmann::json dirty = nullptr;
