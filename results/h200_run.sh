@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# The GPU session that produced the committed H200 results. Run on the H200 machine from the
-# repository root with the stripped binaries in build-lead/gpu (unisparse, test_gpu, unisparse_bench,
-# libbenchmark.so.1debian), in two parts that fit one device call each:
+# The GPU sessions that produced the committed H200 results. Run on the H200 machine from the
+# repository root with the stripped binaries in $BIN (default build-lead/gpu: unisparse, test_gpu,
+# unisparse_calibrate, libbenchmark.so.1debian), in parts that fit one device call each:
 #   bash results/h200_run.sh decode     GPU tests, compute-sanitizer, decode sweeps, decode peers
 #   bash results/h200_run.sh prefill    prefill sweeps, prefill peers, the decode/prefill trade-offs
+#   bash results/h200_run.sh final      after the workload and kernel changes: tests (falling back to
+#                                       $FALLBACK_BIN when they fail), calibration, decode sweeps and
+#                                       peers, trade-offs, an ncu profile of one phase, prefill
 # Every step has its own time limit so one slow step cannot eat the call; every log and run
 # directory lands under $OUT/results; the device command tars it into one file afterwards:
 #   timeout 585 bash results/h200_run.sh PART; tar -C $OUT -czf $OUT/results-PART.tgz results
 set -u
 part=$1
-bin=build-lead/gpu
-run_id=h200-20261128
+bin=${BIN:-build-lead/gpu}
+run_id=${RUN_ID:-h200-20261128}
 out=${OUT:-/tmp/out}/results
 logs=$out/logs/$part
 mkdir -p "$logs"
@@ -56,5 +59,44 @@ case $part in
     step peers_prefill 100 python3 analysis/peers_prefill.py --out "$out/peers_prefill/$run_id"
     sweep decode_tradeoff 130
     sweep prefill_tradeoff 90
+    ;;
+  final)
+    step test_gpu 60 "$bin/test_gpu"
+    if ! grep -q "PASSED" "$logs/test_gpu.log" || grep -q "FAILED" "$logs/test_gpu.log"; then
+      echo "GPU tests failed with $bin: the run uses $FALLBACK_BIN" | tee -a "$logs/steps.txt"
+      bin=$FALLBACK_BIN
+      step test_gpu_fallback 60 "$bin/test_gpu"
+    fi
+    echo "binaries: $bin" >> "$logs/steps.txt"
+    step memcheck 40 compute-sanitizer --tool memcheck --error-exitcode 1 "$bin/test_gpu" \
+      --gtest_filter='*dense_ctx63_page16:*static_ctx300*:*grows_past_budget:*dynamic_budget_one_page:*T63_d64_block64_bf16:*T63_d128_block128_fp16'
+    step racecheck 40 compute-sanitizer --tool racecheck --error-exitcode 1 "$bin/test_gpu" \
+      --gtest_filter='*dense_ctx63_page16:*T63_d128_block128_fp16:*T1000_d64_block64_bf16'
+    cublas_dir=$(python3 -c 'import nvidia.cublas, os; print(os.path.join(nvidia.cublas.__path__[0], "lib"))' 2>/dev/null)
+    step calibrate 40 env LD_LIBRARY_PATH="$cublas_dir:$LD_LIBRARY_PATH" "$bin/unisparse_calibrate" \
+      --out "$out/devices/h200.yaml"
+    sweep decode_dense 60
+    sweep decode_dense_512k 30
+    sweep decode_sparse 80
+    sweep decode_sparse_512k 30
+    sweep decode_gqa 30
+    step peers_decode 40 python3 analysis/peers.py "$out/peers_decode/$run_id" --iters 30 --warmup 5
+    sweep decode_tradeoff 110
+    # One phase of one point under Nsight Compute, selected by its NVTX range (CUPTI is off in
+    # profiling mode, so ncu can subscribe).
+    step ncu_attention 60 ncu --clock-control none --nvtx --nvtx-include "decode_sparse.0.attention/" \
+      --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
+      "$bin/unisparse" run sweeps/decode_sparse.yaml -a mode=[static+dynamic] -a context_len=[131072] \
+      -a batch=[16] --profile --quiet --results "$out/profile" --run-id "$run_id"
+    sweep prefill_dense 30
+    sweep prefill_streaming 60
+    if [ -n "${PREFILL_CHANGED:-}" ]; then
+      step peers_prefill 70 python3 analysis/peers_prefill.py --out "$out/peers_prefill/$run_id"
+    fi
+    if [ -n "${RESUME_PREFILL_TRADEOFF:-}" ]; then
+      step sweep_prefill_tradeoff_resume 150 "$bin/unisparse" run sweeps/prefill_tradeoff.yaml \
+        --set workload.strength_reference_context=0 --resume "$RESUME_PREFILL_TRADEOFF"
+      cp -r "$RESUME_PREFILL_TRADEOFF" "$out/prefill_tradeoff_resumed"
+    fi
     ;;
 esac

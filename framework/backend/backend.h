@@ -36,7 +36,7 @@ struct RunOptions {
   TimingConfig timing;
   bool measure = true;       // time the phases after the correctness run
   bool profile = false;      // one measured iteration after warm-up, no CUPTI, NVTX ranges on
-  std::string label;         // NVTX range prefix: "<sweep>/<point_id>"
+  std::string label;         // NVTX range prefix: "<sweep>.<point_id>"
 };
 
 struct DecodeRun {

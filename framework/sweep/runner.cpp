@@ -263,7 +263,7 @@ class SweepRunner {
       RunOptions run_options;
       run_options.timing = config.timing;
       run_options.profile = options_.profile;
-      run_options.label = sweep_.name + "/" + std::to_string(point.point_id);
+      run_options.label = sweep_.name + "." + std::to_string(point.point_id);
       const DeviceCeilings ceilings = device_ceilings(engine.device_name());
       if (config.phase == Phase::decode) {
         const DecodePlan plan = decode_plan_for(config, workload);

@@ -1,6 +1,7 @@
 #pragma once
-// NVTX ranges named "<label>/<phase>", so that `ncu --nvtx --nvtx-include "<label>/attention/"` selects
-// one phase of one sweep point.
+// NVTX ranges named "<label>.<phase>" (label = "<sweep>.<point_id>"), so that
+// `ncu --nvtx --nvtx-include "decode_sparse.3.attention/"` selects one phase of one sweep point. The
+// separator is '.', not '/': ncu reads '/' in a filter as the end of a range.
 #include <nvtx3/nvToolsExt.h>
 
 #include <string>
@@ -10,7 +11,7 @@ namespace unisparse::cuda {
 class NvtxRange {
  public:
   NvtxRange(const std::string& label, const char* phase) {
-    const std::string name = label.empty() ? std::string(phase) : label + "/" + phase;
+    const std::string name = label.empty() ? std::string(phase) : label + "." + phase;
     nvtxRangePushA(name.c_str());
   }
   ~NvtxRange() { nvtxRangePop(); }
