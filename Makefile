@@ -6,7 +6,7 @@
 #   make test      deps, venv, build, every GoogleTest binary (ctest), the quick-sweep accuracy
 #                  check against results/baselines/quick, the analysis/ tests
 #   make run       deps, venv, build, run SWEEP (default sweeps/quick.yaml), plot the run
-#   make figures   re-plot every committed run under results/
+#   make figures   paper-style figures from the newest committed runs into results/figures/
 #   make test-analysis   the analysis/ scripts on a synthetic run
 #   make clean     remove build/ (distclean also removes .venv)
 
@@ -81,10 +81,9 @@ run: deps venv build
 	$(VENV)/bin/python analysis/summarize.py "$$run_dir" > "$$run_dir/summary.md"; \
 	echo "summary: $$run_dir/summary.md"
 
+# Figures (a)-(f) from the newest committed run of each sweep (analysis/figures.py says which).
 figures: venv
-	shopt -s nullglob; runs=(results/*/*/points.csv); \
-	if [ $${#runs[@]} -eq 0 ]; then echo "no committed runs under results/"; exit 0; fi; \
-	for csv in "$${runs[@]}"; do $(VENV)/bin/python analysis/plot_run.py "$$(dirname "$$csv")"; done
+	$(VENV)/bin/python analysis/figures.py --results results --out results/figures
 
 test-analysis: venv
 	$(VENV)/bin/python -m unittest discover --start-directory analysis --pattern 'test_*.py' -v

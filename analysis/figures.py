@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Paper-style figures from the committed results, newest run of each sweep.
+
+    figures.py [--results results] [--out results/figures]
+
+Writes PNG and PDF of each figure into OUT, plus OUT/reuse_table.md:
+  (a) a_accuracy_vs_page_size        flat vs hierarchical pages at one budget (decode_tradeoff)
+  (b) b_accuracy_vs_reuse_interval   accuracy vs reuse interval at two budgets (decode_tradeoff)
+  (c) c_decode_latency_vs_context    decode step time per mode, batch panels, torch SDPA reference
+  (d) d_prefill_latency_vs_context   dense and streaming prefill beside SDPA flash/cuDNN and Flex
+  (e) e_decode_latency_breakdown     stacked per-phase decode step time per mode and context
+  (f) f_pareto_accuracy_latency      accuracy-latency Pareto front over the trade-off knobs
+A figure whose GPU runs are missing is drawn from CPU rows (the title says so); one whose data is
+missing altogether is skipped with a printed reason. Prints which run each figure used and the
+files written.
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import style  # noqa: E402,F401  (selects the headless backend before pyplot is imported)
+from figures_accuracy import plot_page_size_accuracy, plot_reuse_accuracy  # noqa: E402
+from figures_latency import (plot_decode_breakdown, plot_decode_latency,  # noqa: E402
+                             plot_prefill_latency)
+from figures_pareto import plot_pareto  # noqa: E402
+
+FIGURES = [plot_page_size_accuracy, plot_reuse_accuracy, plot_decode_latency, plot_prefill_latency,
+           plot_decode_breakdown, plot_pareto]
+
+
+def make_figures(results_dir, out_dir):
+    """Draws every figure it has data for; returns the paths written."""
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    for figure_function in FIGURES:
+        written += figure_function(results_dir, out_dir)
+    return written
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", default="results", help="folder of <sweep>/<run-id>/ runs")
+    parser.add_argument("--out", default=None, help="output folder (default RESULTS/figures)")
+    args = parser.parse_args(argv)
+    if not os.path.isdir(args.results):
+        parser.error(f"{args.results} is not a folder")
+    for path in make_figures(args.results, args.out or os.path.join(args.results, "figures")):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""What every figure of figures.py shares beyond style.py: the caption naming the runs read, the
+figure-wide legend, and the log2 context / size axes."""
+
+import textwrap
+
+from points import number
+
+CAPTION_WIDTH = 120
+
+
+def caption(letter, what, source, results_dir, details=()):
+    """A figure title: what it shows, the run directories it read, the settings held fixed."""
+    lines = [f"({letter}) {what}",
+             textwrap.fill(f"source: {source.describe(results_dir)}", CAPTION_WIDTH)]
+    extra = ([source.note] if source.note else []) + list(details)
+    if extra:
+        lines.append(textwrap.fill("; ".join(extra), CAPTION_WIDTH))
+    return "\n".join(lines)
+
+
+def add_legend(figure, panels, columns=4):
+    """One legend below the panels, each label once."""
+    labels_to_handles = {}
+    for panel in panels:
+        for handle, label in zip(*panel.get_legend_handles_labels()):
+            labels_to_handles.setdefault(label, handle)
+    if labels_to_handles:
+        figure.legend(labels_to_handles.values(), labels_to_handles.keys(), loc="outside lower center",
+                      ncols=min(columns, len(labels_to_handles)), frameon=False)
+
+
+def context_label(context):
+    """'131072' -> '128k'; other values as they are."""
+    value = number(context)
+    return f"{int(value) // 1024}k" if value and value >= 1024 and value % 1024 == 0 else context
+
+
+def log2_axis(panel, values, labels=None):
+    """A log2 x axis with a tick at each of values (strings of numbers)."""
+    panel.set_xscale("log", base=2)
+    panel.set_xticks([float(v) for v in values])
+    panel.set_xticklabels(labels or values)
+    panel.minorticks_off()
