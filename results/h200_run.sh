@@ -88,6 +88,14 @@ case $part in
       --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
       "$bin/unisparse" run sweeps/decode_sparse.yaml -a mode=[static+dynamic] -a context_len=[131072] \
       -a batch=[16] --profile --quiet --results "$out/profile" --run-id "$run_id"
+    # Plans dumped from small GPU sweeps, fed to FlexAttention as README.md shows.
+    step dump_plans_decode 40 "$bin/unisparse" run sweeps/quick.yaml --backend cuda -a page_size=[16,64] \
+      -a logical_page_size=[16] -a token_budget=[256] -a reuse_interval=[4] --dump-plans --quiet \
+      --results "$out/plan_export" --run-id "$run_id"
+    step dump_plans_prefill 40 "$bin/unisparse" run sweeps/prefill_streaming.yaml -a context_len=[1000] \
+      -a streaming_fraction=[0.5] -a local_tokens=[200] --set sink_tokens=37 --set block_size=64 \
+      --dump-plans --quiet --results "$out/plan_export" --run-id "$run_id"
+    step check_plan_export 60 python3 analysis/check_plan_export.py "$out/plan_export"
     sweep prefill_dense 30
     sweep prefill_streaming 60
     if [ -n "${PREFILL_CHANGED:-}" ]; then

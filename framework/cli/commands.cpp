@@ -36,7 +36,7 @@ std::string find_source_dir(const std::string& start) {
 int run_command(const std::vector<std::string>& args, const std::vector<std::string>& argv) {
   std::string sweep_path, backend, results_root, run_id, resume_dir, configs_dir;
   std::vector<std::string> axis_overrides, fixed_overrides;
-  bool profile = false, quiet = false;
+  bool profile = false, quiet = false, dump_plans = false;
   ArgParser parser("unisparse run SWEEP.yaml [-a key=[v1,v2]] [--set key=value] [options]",
                    "Runs every point of a sweep on its backends, scores each against the dense fp64\n"
                    "reference and writes results/<sweep>/<run-id>/{config.yaml, points.jsonl,\n"
@@ -53,6 +53,9 @@ int run_command(const std::vector<std::string>& args, const std::vector<std::str
   parser.option("--configs", &configs_dir, "DIR", "configs directory (default: <repo>/configs)");
   parser.flag("--profile", &profile,
               "profiling mode: one measured iteration per point after warm-up, CUPTI off, NVTX on");
+  parser.flag("--dump-plans", &dump_plans,
+              "write each point's plans and selections to <run_dir>/plans/ as safetensors (CSR\n"
+              "                                  page tables and FlexAttention BlockMask arrays)");
   parser.flag("--quiet", &quiet, "no progress output");
   if (!parser.parse(args)) return 0;
 
@@ -75,6 +78,7 @@ int run_command(const std::vector<std::string>& args, const std::vector<std::str
   options.source_dir = source_dir;
   options.argv = argv;
   options.profile = profile;
+  options.dump_plans = dump_plans;
   options.quiet = quiet;
   const std::string run_dir = run_sweep(sweep, options);
   std::printf("run_dir: %s\n", run_dir.c_str());

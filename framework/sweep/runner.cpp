@@ -15,6 +15,7 @@
 #include "framework/metrics/accuracy.h"
 #include "framework/metrics/agreement.h"
 #include "framework/metrics/roofline.h"
+#include "framework/results/plan_export.h"
 #include "framework/results/provenance.h"
 #include "framework/results/run_writer.h"
 #include "framework/sweep/expand.h"
@@ -160,6 +161,11 @@ class SweepRunner {
         break;
       }
     RunWriter writer = open_writer();
+    run_dir_ = writer.dir();
+    if (options_.dump_plans) {
+      plans_dir_ = run_dir_ + "/plans";
+      std::filesystem::create_directories(plans_dir_);
+    }
     // Backends are the outermost expansion axis; run every backend of one base point together so
     // the CPU outputs are at hand when a GPU backend of the same point is scored.
     const int num_backends = std::max<int>(1, sweep_.backends.size());
@@ -259,6 +265,10 @@ class SweepRunner {
                           std::string(to_string(config.dtype)) + ")");
       Backend& engine = backend(config.backend);
       row["device"] = engine.device_name();
+      const std::string plan_file = plans_dir_.empty() ? std::string()
+                                    : plans_dir_ + "/" + std::to_string(point.point_id) + "_" +
+                                          config.backend + "_" + std::string(to_string(config.phase)) +
+                                          "_plan.safetensors";
       const Workload& workload = workload_for(config);
       RunOptions run_options;
       run_options.timing = config.timing;
@@ -268,6 +278,10 @@ class SweepRunner {
       if (config.phase == Phase::decode) {
         const DecodePlan plan = decode_plan_for(config, workload);
         DecodeRun run = engine.decode(workload, plan, run_options);
+        if (!plan_file.empty()) {
+          export_decode_plan(plan_file, workload, plan, run);
+          row["plan_file"] = std::filesystem::relative(plan_file, run_dir_).string();
+        }
         add_accuracy(row, evaluate_decode(workload, plan, run, config.reference_batches,
                                           &decode_reference_for(workload, config.reference_batches)));
         add_times(row, run.times);
@@ -282,6 +296,10 @@ class SweepRunner {
       } else {
         const PrefillPlan plan = make_prefill_plan(workload.shape, workload.heads, config.block_size,
                                                    uses_streaming_heads(config.mode));
+        if (!plan_file.empty()) {
+          export_prefill_plan(plan_file, workload, plan);
+          row["plan_file"] = std::filesystem::relative(plan_file, run_dir_).string();
+        }
         PrefillRun run = engine.prefill(workload, plan, run_options);
         add_accuracy(row, evaluate_prefill(workload, plan, run, config.reference_rows, config.seed,
                                                config.reference_batches));
@@ -328,6 +346,8 @@ class SweepRunner {
   std::unique_ptr<Workload> workload_;
   std::string workload_key_;
   std::unique_ptr<DecodeReference> decode_reference_;
+  std::string run_dir_;
+  std::string plans_dir_;  // empty unless plans are dumped
 };
 
 }  // namespace

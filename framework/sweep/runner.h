@@ -16,6 +16,7 @@ struct RunnerOptions {
   std::string source_dir = ".";          // the repository (configs/, git provenance)
   std::vector<std::string> argv;         // recorded in meta.json
   bool profile = false;                  // one measured iteration per point, CUPTI off, NVTX on
+  bool dump_plans = false;               // write each point's plans to <run_dir>/plans/*.safetensors
   bool quiet = false;
 };
 

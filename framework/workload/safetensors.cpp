@@ -117,11 +117,8 @@ const SafetensorsEntry& SafetensorsReader::entry(const std::string& name) const 
   return it->second;
 }
 
-Tensor SafetensorsReader::read(const std::string& name) {
-  const SafetensorsEntry& e = entry(name);
-  const int bytes_per_element = element_bytes(e.dtype);
-  if (bytes_per_element == 0)
-    throw tensor_error(path_, name, "unsupported dtype '" + e.dtype + "' (expected F16, BF16 or F32)");
+std::vector<char> SafetensorsReader::read_bytes(const std::string& name, const SafetensorsEntry& e,
+                                                int bytes_per_element) {
   const auto count = static_cast<uint64_t>(Tensor::count(e.shape));
   const uint64_t expected_bytes = count * bytes_per_element;
   if (e.data_end - e.data_begin != expected_bytes)
@@ -137,11 +134,21 @@ Tensor SafetensorsReader::read(const std::string& name) {
   file_.seekg(static_cast<std::streamoff>(data_offset_ + e.data_begin));
   if (!file_.read(raw.data(), static_cast<std::streamsize>(expected_bytes)))
     throw tensor_error(path_, name, "cannot read the data");
+  return raw;
+}
+
+Tensor SafetensorsReader::read(const std::string& name) {
+  const SafetensorsEntry& e = entry(name);
+  const int bytes_per_element = element_bytes(e.dtype);
+  if (bytes_per_element == 0)
+    throw tensor_error(path_, name, "unsupported dtype '" + e.dtype + "' (expected F16, BF16 or F32)");
+  const std::vector<char> raw = read_bytes(name, e, bytes_per_element);
 
   Tensor tensor(e.shape);
   float* out = tensor.data();
+  const auto count = static_cast<uint64_t>(tensor.size());
   if (e.dtype == "F32") {
-    std::memcpy(out, raw.data(), expected_bytes);
+    std::memcpy(out, raw.data(), raw.size());
   } else {
     const bool half = e.dtype == "F16";
     for (uint64_t i = 0; i < count; ++i) {
@@ -153,12 +160,32 @@ Tensor SafetensorsReader::read(const std::string& name) {
   return tensor;
 }
 
+std::vector<int32_t> SafetensorsReader::read_int32(const std::string& name) {
+  const SafetensorsEntry& e = entry(name);
+  if (e.dtype != "I32")
+    throw tensor_error(path_, name, "dtype is '" + e.dtype + "', expected I32");
+  const std::vector<char> raw = read_bytes(name, e, 4);
+  std::vector<int32_t> values(raw.size() / 4);
+  std::memcpy(values.data(), raw.data(), raw.size());
+  return values;
+}
+
 void write_safetensors(const std::string& path, const std::vector<SafetensorsTensor>& tensors,
                        const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const SafetensorsTensor& t : tensors) {
+    if (!t.tensor) {
+      if (static_cast<int64_t>(t.int32->values.size()) != Tensor::count(t.int32->shape))
+        throw tensor_error(path, t.name, std::to_string(t.int32->values.size()) +
+                                             " int32 values for shape " + shape_text(t.int32->shape));
+      const uint64_t bytes = 4 * t.int32->values.size();
+      header[t.name] = {{"dtype", "I32"}, {"shape", t.int32->shape},
+                        {"data_offsets", {offset, offset + bytes}}};
+      offset += bytes;
+      continue;
+    }
     const std::string dtype = safetensors_name(t.dtype);
     if (dtype.empty())
       throw tensor_error(path, t.name, "cannot store dtype " + std::string(to_string(t.dtype)) +
@@ -179,6 +206,11 @@ void write_safetensors(const std::string& path, const std::vector<SafetensorsTen
   file.write(header_text.data(), static_cast<std::streamsize>(header_text.size()));
   std::vector<char> raw;
   for (const SafetensorsTensor& t : tensors) {
+    if (!t.tensor) {
+      file.write(reinterpret_cast<const char*>(t.int32->values.data()),
+                 static_cast<std::streamsize>(4 * t.int32->values.size()));
+      continue;
+    }
     const float* values = t.tensor->data();
     const auto count = static_cast<size_t>(t.tensor->size());
     if (t.dtype == DType::fp32) {
