@@ -65,16 +65,14 @@ case $part in
     if ! grep -q "PASSED" "$logs/test_gpu.log" || grep -q "FAILED" "$logs/test_gpu.log"; then
       echo "GPU tests failed with $bin: the run uses $FALLBACK_BIN" | tee -a "$logs/steps.txt"
       bin=$FALLBACK_BIN
+      export UNISPARSE_GIT_SHA=${FALLBACK_SHA:-unknown}
       step test_gpu_fallback 60 "$bin/test_gpu"
     fi
-    echo "binaries: $bin" >> "$logs/steps.txt"
+    echo "binaries: $bin (commit ${UNISPARSE_GIT_SHA:-unknown})" >> "$logs/steps.txt"
     step memcheck 40 compute-sanitizer --tool memcheck --error-exitcode 1 "$bin/test_gpu" \
       --gtest_filter='*dense_ctx63_page16:*static_ctx300*:*grows_past_budget:*dynamic_budget_one_page:*T63_d64_block64_bf16:*T63_d128_block128_fp16'
     step racecheck 40 compute-sanitizer --tool racecheck --error-exitcode 1 "$bin/test_gpu" \
       --gtest_filter='*dense_ctx63_page16:*T63_d128_block128_fp16:*T1000_d64_block64_bf16'
-    cublas_dir=$(python3 -c 'import nvidia.cublas, os; print(os.path.join(nvidia.cublas.__path__[0], "lib"))' 2>/dev/null)
-    step calibrate 40 env LD_LIBRARY_PATH="$cublas_dir:$LD_LIBRARY_PATH" "$bin/unisparse_calibrate" \
-      --out "$out/devices/h200.yaml"
     sweep decode_dense 60
     sweep decode_dense_512k 30
     sweep decode_sparse 80
@@ -82,29 +80,27 @@ case $part in
     sweep decode_gqa 30
     step peers_decode 40 python3 analysis/peers.py "$out/peers_decode/$run_id" --iters 30 --warmup 5
     sweep decode_tradeoff 110
+    sweep prefill_dense 40
+    sweep prefill_streaming 70
+    step peers_prefill 70 python3 analysis/peers_prefill.py --out "$out/peers_prefill/$run_id"
+    cublas_dir=$(python3 -c 'import nvidia.cublas, os; print(os.path.join(nvidia.cublas.__path__[0], "lib"))' 2>/dev/null)
+    step calibrate 40 env LD_LIBRARY_PATH="$cublas_dir:$LD_LIBRARY_PATH" "$bin/../gpu-new/unisparse_calibrate" \
+      --out "$out/devices/h200.yaml"
+    # Plans dumped from small GPU sweeps, fed to FlexAttention as README.md shows.
+    step dump_plans_decode 30 "$bin/unisparse" run sweeps/quick.yaml --backend cuda -a page_size=[16,64] \
+      -a logical_page_size=[16] -a token_budget=[256] -a reuse_interval=[4] --dump-plans --quiet \
+      --results "$out/plan_export" --run-id "$run_id"
+    step dump_plans_prefill 30 "$bin/unisparse" run sweeps/prefill_streaming.yaml -a context_len=[1000] \
+      -a streaming_fraction=[0.5] -a local_tokens=[200] --set sink_tokens=37 --set block_size=64 \
+      --dump-plans --quiet --results "$out/plan_export" --run-id "$run_id"
+    step check_plan_export 60 python3 analysis/check_plan_export.py "$out/plan_export"
     # One phase of one point under Nsight Compute, selected by its NVTX range (CUPTI is off in
     # profiling mode, so ncu can subscribe).
     step ncu_attention 60 ncu --clock-control none --nvtx --nvtx-include "decode_sparse.0.attention/" \
       --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
       "$bin/unisparse" run sweeps/decode_sparse.yaml -a mode=[static+dynamic] -a context_len=[131072] \
       -a batch=[16] --profile --quiet --results "$out/profile" --run-id "$run_id"
-    # Plans dumped from small GPU sweeps, fed to FlexAttention as README.md shows.
-    step dump_plans_decode 40 "$bin/unisparse" run sweeps/quick.yaml --backend cuda -a page_size=[16,64] \
-      -a logical_page_size=[16] -a token_budget=[256] -a reuse_interval=[4] --dump-plans --quiet \
-      --results "$out/plan_export" --run-id "$run_id"
-    step dump_plans_prefill 40 "$bin/unisparse" run sweeps/prefill_streaming.yaml -a context_len=[1000] \
-      -a streaming_fraction=[0.5] -a local_tokens=[200] --set sink_tokens=37 --set block_size=64 \
-      --dump-plans --quiet --results "$out/plan_export" --run-id "$run_id"
-    step check_plan_export 60 python3 analysis/check_plan_export.py "$out/plan_export"
-    sweep prefill_dense 30
-    sweep prefill_streaming 60
-    if [ -n "${PREFILL_CHANGED:-}" ]; then
-      step peers_prefill 70 python3 analysis/peers_prefill.py --out "$out/peers_prefill/$run_id"
-    fi
-    if [ -n "${RESUME_PREFILL_TRADEOFF:-}" ]; then
-      step sweep_prefill_tradeoff_resume 150 "$bin/unisparse" run sweeps/prefill_tradeoff.yaml \
-        --set workload.strength_reference_context=0 --resume "$RESUME_PREFILL_TRADEOFF"
-      cp -r "$RESUME_PREFILL_TRADEOFF" "$out/prefill_tradeoff_resumed"
-    fi
+    # What time is left: the 128k slice of the prefill trade-off (the 8k/32k points ran earlier).
+    sweep prefill_tradeoff 120 -a context_len=[131072]
     ;;
 esac

@@ -48,13 +48,13 @@ __global__ void prefill_key_stats_kernel(PagedKvView<KvType> pool, int row, cons
   pool.maybe_key_min[at] = from_float<KvType>(key_min);
 }
 
-// grid (rows), block (head_dim). Rewriting the same position twice leaves the cache unchanged, which
-// the steady-state timing relies on.
+// Token `position` of one pool row: row takes row source_row[row] of new_keys/new_values [*, head_dim]
+// and updates the statistics of its logical page. One thread per channel. Rewriting the same position
+// twice leaves the cache unchanged, which the steady-state timing relies on.
 template <class KvType>
-__global__ void append_kernel(PagedKvView<KvType> pool, const float* new_keys, const float* new_values,
-                              const int32_t* source_row, int position) {
-  const int row = blockIdx.x;
-  const int channel = threadIdx.x;
+__device__ __forceinline__ void append_token(const PagedKvView<KvType>& pool, int row, int channel,
+                                             const float* new_keys, const float* new_values,
+                                             const int32_t* source_row, int position) {
   if (channel >= pool.head_dim) return;
   const int64_t source = int64_t(source_row[row]) * pool.head_dim + channel;
   const KvType key = from_float<KvType>(new_keys[source]);
@@ -71,6 +71,26 @@ __global__ void append_kernel(PagedKvView<KvType> pool, const float* new_keys, c
       opens_logical_page ? key : from_float<KvType>(fmaxf(to_float(pool.maybe_key_max[stat]), value));
   pool.maybe_key_min[stat] =
       opens_logical_page ? key : from_float<KvType>(fminf(to_float(pool.maybe_key_min[stat]), value));
+}
+
+template <class KvType>
+struct AppendTarget {
+  PagedKvView<KvType> pool;
+  const int32_t* source_row;  // [pool rows]
+  int rows;
+};
+
+// grid (first.rows + second.rows), block (head_dim): both pools of a step in one launch (the
+// second may have no rows).
+template <class KvType>
+__global__ void append_kernel(AppendTarget<KvType> first, AppendTarget<KvType> second,
+                              const float* new_keys, const float* new_values, int position) {
+  const int block = blockIdx.x;
+  if (block < first.rows)
+    append_token(first.pool, block, threadIdx.x, new_keys, new_values, first.source_row, position);
+  else
+    append_token(second.pool, block - first.rows, threadIdx.x, new_keys, new_values, second.source_row,
+                 position);
 }
 
 }  // namespace
@@ -147,11 +167,28 @@ void PagedKvCache::write_prefill(int row, const float* keys, const float* values
   UNISPARSE_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
-void PagedKvCache::append(const float* new_keys, const float* new_values, const int32_t* source_row,
-                          int position, cudaStream_t stream) {
-  UNISPARSE_DISPATCH_KV_DTYPE(kv_dtype_, KvType, [&] {
-    append_kernel<<<shape_.rows, shape_.head_dim, 0, stream>>>(view<KvType>(), new_keys, new_values,
-                                                               source_row, position);
+void append_token_to_pools(PagedKvCache* maybe_first, const int32_t* first_source_row,
+                           PagedKvCache* maybe_second, const int32_t* second_source_row,
+                           const float* new_keys, const float* new_values, int position,
+                           cudaStream_t stream) {
+  if (maybe_first == nullptr) {
+    std::swap(maybe_first, maybe_second);
+    std::swap(first_source_row, second_source_row);
+  }
+  if (maybe_first == nullptr) return;
+  if (maybe_second && (maybe_second->kv_dtype() != maybe_first->kv_dtype() ||
+                       maybe_second->shape().head_dim != maybe_first->shape().head_dim))
+    throw Unsupported("cuda decode: pools of one step must share the KV type and head_dim");
+  UNISPARSE_DISPATCH_KV_DTYPE(maybe_first->kv_dtype(), KvType, [&] {
+    const AppendTarget<KvType> first{maybe_first->view<KvType>(), first_source_row,
+                                     maybe_first->shape().rows};
+    // An absent second pool gets no blocks; its view is never read.
+    const AppendTarget<KvType> second =
+        maybe_second ? AppendTarget<KvType>{maybe_second->view<KvType>(), second_source_row,
+                                            maybe_second->shape().rows}
+                     : AppendTarget<KvType>{first.pool, nullptr, 0};
+    append_kernel<<<first.rows + second.rows, maybe_first->shape().head_dim, 0, stream>>>(
+        first, second, new_keys, new_values, position);
     UNISPARSE_CUDA_CHECK_LAUNCH();
   });
 }

@@ -67,11 +67,6 @@ class PagedKvCache {
   // computes that row's key statistics. Streaming pools keep only what sink + local will read.
   void write_prefill(int row, const float* keys, const float* values, int num_tokens,
                      cudaStream_t stream);
-  // Appends token `position` to every row: row r takes row source_row[r] of new_keys/new_values
-  // [*, head_dim] (device, fp32), and updates the statistics of its logical page.
-  void append(const float* new_keys, const float* new_values, const int32_t* source_row,
-              int position, cudaStream_t stream);
-
   const PoolShape& shape() const { return shape_; }
   DType kv_dtype() const { return kv_dtype_; }
   template <class KvType>
@@ -84,5 +79,13 @@ class PagedKvCache {
   DeviceBuffer<int32_t> page_indptr_, page_indices_;
   DeviceBuffer<float> staging_keys_, staging_values_;
 };
+
+// Appends token `position` to every row of one or two pools (either may be null) with one launch:
+// row r of a pool takes row source_row[r] of new_keys/new_values [*, head_dim] (device, fp32), and
+// updates the statistics of its logical page. Both pools must share the KV type and head_dim.
+void append_token_to_pools(PagedKvCache* maybe_first, const int32_t* first_source_row,
+                           PagedKvCache* maybe_second, const int32_t* second_source_row,
+                           const float* new_keys, const float* new_values, int position,
+                           cudaStream_t stream);
 
 }  // namespace unisparse::cuda

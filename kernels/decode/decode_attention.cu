@@ -64,9 +64,17 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(
   const int chunks = Variant::count(p, selection_row);
   const int first_chunk = blockIdx.x * p.chunks_per_split;
   const int last_chunk = min(first_chunk + p.chunks_per_split, chunks);
+  // The next chunk and its physical page are looked up while the current chunk's first loads are in
+  // flight, so that the page-table read does not stall the start of every chunk.
+  Chunk next_chunk{};
+  int next_physical_page = 0;
+  if (first_chunk < last_chunk) {
+    next_chunk = Variant::chunk(p, selection_row, first_chunk);
+    next_physical_page = page_table[next_chunk.page_in_row];
+  }
   for (int c = first_chunk; c < last_chunk; ++c) {
-    const Chunk chunk = Variant::chunk(p, selection_row, c);
-    const int64_t page_offset = int64_t(page_table[chunk.page_in_row]) * p.page_size * kHeadDim;
+    const Chunk chunk = next_chunk;
+    const int64_t page_offset = int64_t(next_physical_page) * p.page_size * kHeadDim;
     const KvType* key_rows = keys + page_offset + chunk.begin * kHeadDim + channel_lane * 8;
     const KvType* value_rows = values + page_offset + chunk.begin * kHeadDim + channel_lane * 8;
     const int length = chunk.end - chunk.begin;
@@ -80,6 +88,10 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(
           key_raw[pass] = *reinterpret_cast<const uint4*>(key_rows + t * kHeadDim);
           value_raw[pass] = *reinterpret_cast<const uint4*>(value_rows + t * kHeadDim);
         }
+      }
+      if (base == 0 && c + 1 < last_chunk) {
+        next_chunk = Variant::chunk(p, selection_row, c + 1);
+        next_physical_page = page_table[next_chunk.page_in_row];
       }
       // Logits of the kPasses tokens (log2 units); every lane of a token row gets the full sum.
       float logit[kPasses][kGroup];
@@ -170,9 +182,12 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(
 }
 
 // grid (batch * num_q_heads), block kMergeThreads: weights each split by its share of the softmax
-// mass. The split weights are computed once, in parallel over splits, so the channel loop issues
-// independent loads only.
+// mass. The split weights are computed once, in parallel over splits; then each warp sums a strided
+// subset of the splits with 16-byte loads (several independent loads per lane), skipping splits
+// without mass, and the warps' sums are added in shared memory.
 constexpr int kMergeThreads = 128;
+constexpr int kMergeWarps = kMergeThreads / 32;
+constexpr int kMaxMergeHeadDim = 128;
 
 struct MaxOp {
   __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
@@ -183,6 +198,7 @@ __global__ void __launch_bounds__(kMergeThreads) decode_merge_kernel(const __gri
   __shared__ typename BlockReduce::TempStorage reduce_storage;
   __shared__ float split_weight[kMaxMergeSplits];
   __shared__ float global_max, total_weight;
+  __shared__ float4 warp_out[kMergeWarps][kMaxMergeHeadDim / 4];
   const int head_row = blockIdx.x;  // b * num_q_heads + h
   const int batch = head_row / p.num_q_heads, head = head_row % p.num_q_heads;
   const int splits = p.num_splits_of_q_head[head];
@@ -203,12 +219,31 @@ __global__ void __launch_bounds__(kMergeThreads) decode_merge_kernel(const __gri
   const float block_total = BlockReduce(reduce_storage).Sum(local_total);
   if (threadIdx.x == 0) total_weight = block_total;
   __syncthreads();
-  const float* split_out = p.partial_out + int64_t(head_row) * p.max_splits * p.head_dim;
+
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int quads = p.head_dim / 4;  // float4 columns of a split's output row
+  const auto* split_out = reinterpret_cast<const float4*>(p.partial_out + int64_t(head_row) * p.max_splits * p.head_dim);
+  for (int quad = lane; quad < quads; quad += 32) {
+    float4 sum = {0, 0, 0, 0};
+#pragma unroll 4
+    for (int s = warp; s < splits; s += kMergeWarps) {
+      const float weight = split_weight[s];
+      if (weight == 0) continue;  // a split without tokens or mass: its row holds zeros
+      const float4 part = split_out[int64_t(s) * quads + quad];
+      sum.x = fmaf(weight, part.x, sum.x);
+      sum.y = fmaf(weight, part.y, sum.y);
+      sum.z = fmaf(weight, part.z, sum.z);
+      sum.w = fmaf(weight, part.w, sum.w);
+    }
+    warp_out[warp][quad] = sum;
+  }
+  __syncthreads();
+  float* out = p.out + ((int64_t(batch) * p.steps + p.step) * p.num_q_heads + head) * p.head_dim;
   for (int channel = threadIdx.x; channel < p.head_dim; channel += kMergeThreads) {
-    float out = 0;
-#pragma unroll 8
-    for (int s = 0; s < splits; ++s) out = fmaf(split_weight[s], split_out[int64_t(s) * p.head_dim + channel], out);
-    p.out[((int64_t(batch) * p.steps + p.step) * p.num_q_heads + head) * p.head_dim + channel] = out / total_weight;
+    float sum = 0;
+#pragma unroll
+    for (int w = 0; w < kMergeWarps; ++w) sum += reinterpret_cast<const float*>(warp_out[w])[channel];
+    out[channel] = sum / total_weight;
   }
 }
 
@@ -245,6 +280,9 @@ void launch_decode_merge(const DecodeMergeParams& params, int batch, cudaStream_
   if (params.max_splits > kMaxMergeSplits)
     throw Unsupported("cuda decode: " + std::to_string(params.max_splits) + " splits > " +
                       std::to_string(kMaxMergeSplits));
+  if (params.head_dim % 4 != 0 || params.head_dim > kMaxMergeHeadDim)
+    throw Unsupported("cuda decode merge: head_dim " + std::to_string(params.head_dim) +
+                      " (a multiple of 4, at most 128)");
   decode_merge_kernel<<<batch * params.num_q_heads, kMergeThreads, 0, stream>>>(params);
   UNISPARSE_CUDA_CHECK_LAUNCH();
 }

@@ -213,12 +213,10 @@ void DecodeRunner::enqueue_step(int step, bool run_selector) {
   const int64_t kv_offset = int64_t(step) * batch_ * num_kv_heads_ * head_dim_;
   {
     NvtxRange range(nvtx_label_, "stats");
-    if (dense_pool_)
-      dense_pool_->append(new_keys_.data() + kv_offset, new_values_.data() + kv_offset,
-                          dense_source_row_.data(), position, stream_);
-    if (streaming_pool_)
-      streaming_pool_->append(new_keys_.data() + kv_offset, new_values_.data() + kv_offset,
-                              streaming_source_row_.data(), position, stream_);
+    append_token_to_pools(dense_pool_ ? &*dense_pool_ : nullptr, dense_source_row_.data(),
+                          streaming_pool_ ? &*streaming_pool_ : nullptr, streaming_source_row_.data(),
+                          new_keys_.data() + kv_offset, new_values_.data() + kv_offset, position,
+                          stream_);
   }
   const int num_pages = static_cast<int>(ceil_div(num_tokens, page_size_));
   if (uses_selection_ && run_selector) {

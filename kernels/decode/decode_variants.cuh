@@ -8,8 +8,8 @@ namespace unisparse::cuda {
 
 struct Chunk {
   int page_in_row;  // index into the pool row's page table
-  int begin;        // token offsets within the page, [begin, end)
-  int end;
+  int begin;        // token offsets within the page, [begin, end); never empty (end > begin), which
+  int end;          // the skeleton's next-chunk lookup in the first tile of a chunk relies on
 };
 
 __device__ __forceinline__ int pages_holding(const DecodeAttentionParams& p) {

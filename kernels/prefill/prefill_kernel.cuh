@@ -37,6 +37,28 @@ __device__ __forceinline__ int swizzled_offset(int row, int chunk) {
   return row * kHeadDim + ((chunk ^ (row & 7)) * 8);
 }
 
+// Byte offset, within a swizzled [rows][kHeadDim] tile, of the 16-byte chunk one lane hands to an
+// ldmatrix.x4 whose lane reads row (row_base + lane_row) at chunk (2 * chunk_pair + lane_chunk), with
+// row_base a multiple of 8. Then row & 7 == lane_row & 7, so the swizzle is a per-lane constant and
+// every fragment's offset is that constant XOR / plus compile-time terms: nothing per fragment has
+// to stay live in registers across the KV loop. Equal to swizzled_offset(row, chunk) * 2.
+template <int kHeadDim>
+struct LdmatrixLaneOffset {
+  static constexpr int kRowBytes = kHeadDim * 2;
+  uint32_t lane_row_bytes;  // lane_row * kRowBytes
+  uint32_t swizzle_bytes;   // (lane_chunk ^ (lane_row & 7)) * 16, below 128
+
+  __device__ LdmatrixLaneOffset(int lane_row, int lane_chunk)
+      : lane_row_bytes(lane_row * kRowBytes), swizzle_bytes((lane_chunk ^ (lane_row & 7)) << 4) {}
+
+  // chunk = 2 * chunk_pair + lane_chunk = 8 * (chunk_pair / 4) + (2 * (chunk_pair % 4) | lane_chunk),
+  // and the row's XOR only touches the low three bits of the chunk.
+  __device__ uint32_t operator()(int row_base, int chunk_pair) const {
+    return lane_row_bytes + row_base * kRowBytes + (chunk_pair >> 2) * 128 +
+           (((chunk_pair & 3) * 32) ^ swizzle_bytes);
+  }
+};
+
 // Copies rows [first_row, first_row + kRows) of a [seq_len][kHeadDim] matrix into a swizzled shared
 // tile; rows at or past seq_len are zero-filled.
 template <int kHeadDim, int kRows, class Element>
@@ -79,15 +101,17 @@ __global__ void __launch_bounds__(kPrefillThreads, 2)
 
   const Element* q = static_cast<const Element*>(params.q) + batch * params.q_batch_stride +
                      q_head * params.q_head_stride;
-  const Element* k = static_cast<const Element*>(params.k) + batch * params.kv_batch_stride +
-                     kv_head * params.kv_head_stride;
-  const Element* v = static_cast<const Element*>(params.v) + batch * params.kv_batch_stride +
-                     kv_head * params.kv_head_stride;
-  float* out = params.out + batch * params.out_batch_stride + q_head * params.out_head_stride;
+  // K and V share one offset; their bases stay in the parameter bank rather than in two registers.
+  const int64_t kv_offset = batch * params.kv_batch_stride + kv_head * params.kv_head_stride;
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int group = lane / 4, thread_in_group = lane % 4;  // mma fragment coordinates
   const int warp_first_row = warp * 16 * kMTiles;          // this warp's rows within the block
+  // ldmatrix lanes: Q (A operand) and V (transposed B) read rows lane % 16 at chunk lane / 16 of a
+  // 16 x 16 block; K (B operand) reads keys lane % 8 + 8 * (lane / 16) at chunk (lane / 8) % 2.
+  const LdmatrixLaneOffset<kHeadDim> a_lane(lane & 15, lane >> 4);
+  const LdmatrixLaneOffset<kHeadDim> k_lane((lane & 7) + ((lane >> 4) << 3), (lane >> 3) & 1);
+  const uint32_t q_address = ptx::shared_address(shared_q);
 
   float o[kMTiles][Shape::kDimTiles][4] = {};
   float row_max[kMTiles][2], row_sum[kMTiles][2];  // per fragment row (group, group + 8)
@@ -96,34 +120,41 @@ __global__ void __launch_bounds__(kPrefillThreads, 2)
 #pragma unroll
     for (int half = 0; half < 2; ++half) row_max[mt][half] = -INFINITY, row_sum[mt][half] = 0.f;
 
-  auto load_kv = [&](int tile, int stage) {
-    load_tile_async<kHeadDim, kKvTile>(shared_k + stage * Shape::kKvElements, k, params.kv_row_stride,
-                                       tile * kKvTile, params.seq_len);
-    load_tile_async<kHeadDim, kKvTile>(shared_v + stage * Shape::kKvElements, v, params.kv_row_stride,
-                                       tile * kKvTile, params.seq_len);
+  auto load_k = [&](int tile, int stage) {
+    load_tile_async<kHeadDim, kKvTile>(shared_k + stage * Shape::kKvElements,
+                                       static_cast<const Element*>(params.k) + kv_offset,
+                                       params.kv_row_stride, tile * kKvTile, params.seq_len);
   };
-
-  // One cp.async group per tile (the first also carries Q): tile i + 1 streams into the other stage
-  // while tile i is computed.
+  auto load_v = [&](int tile, int stage) {
+    load_tile_async<kHeadDim, kKvTile>(shared_v + stage * Shape::kKvElements,
+                                       static_cast<const Element*>(params.v) + kv_offset,
+                                       params.kv_row_stride, tile * kKvTile, params.seq_len);
+  };
+  // cp.async groups are committed in the order Q+K(0), V(0), then per iteration K(i+1), V(i+1), so
+  // "at most N groups pending" names exactly the tile half a step needs: S waits only for K(i) and
+  // P V only for V(i), while the next tile's K and V stream into the other stage.
   if (active.count > 0) {
     load_tile_async<kHeadDim, kBlockM>(shared_q, q, params.q_row_stride, query_begin, params.seq_len);
-    load_kv(active.tile(0), 0);
+    load_k(active.tile(0), 0);
+    ptx::cp_async_commit();
+    load_v(active.tile(0), 0);
     ptx::cp_async_commit();
   }
 
   for (int i = 0; i < active.count; ++i) {
     const int stage = i & 1;
     const int tile = active.tile(i);
-    if (i + 1 < active.count) {
-      load_kv(active.tile(i + 1), stage ^ 1);
+    const bool has_next = i + 1 < active.count;
+    if (has_next) {
+      load_k(active.tile(i + 1), stage ^ 1);
       ptx::cp_async_commit();
-      ptx::cp_async_wait<1>();  // pending: tile i + 1
+      ptx::cp_async_wait<2>();  // pending: V(i), K(i+1)
     } else {
-      ptx::cp_async_wait<0>();
+      ptx::cp_async_wait<1>();  // pending: V(i)
     }
     __syncthreads();
-    const Element* tile_k = shared_k + stage * Shape::kKvElements;  // [kKvTile][kHeadDim]
-    const Element* tile_v = shared_v + stage * Shape::kKvElements;  // [kKvTile][kHeadDim]
+    const uint32_t tile_k_address = ptx::shared_address(shared_k + stage * Shape::kKvElements);
+    const uint32_t tile_v_address = ptx::shared_address(shared_v + stage * Shape::kKvElements);
 
     // S = Q K^T for this warp's rows: s[mt][key n8 tile][fragment].
     float s[kMTiles][Shape::kKeyTiles][4] = {};
@@ -132,15 +163,11 @@ __global__ void __launch_bounds__(kPrefillThreads, 2)
       uint32_t a[kMTiles][4];
 #pragma unroll
       for (int mt = 0; mt < kMTiles; ++mt)
-        ptx::ldmatrix_x4(a[mt], ptx::shared_address(shared_q + swizzled_offset<kHeadDim>(
-                                                                   warp_first_row + mt * 16 + (lane & 15),
-                                                                   kk * 2 + (lane >> 4))));
+        ptx::ldmatrix_x4(a[mt], q_address + a_lane(warp_first_row + mt * 16, kk));
 #pragma unroll
       for (int key_pair = 0; key_pair < Shape::kKeyTiles / 2; ++key_pair) {
         uint32_t b[4];  // b[0..1]: keys key_pair*16 + 0..7, b[2..3]: + 8..15
-        ptx::ldmatrix_x4(b, ptx::shared_address(tile_k + swizzled_offset<kHeadDim>(
-                                                             key_pair * 16 + (lane & 7) + ((lane >> 4) << 3),
-                                                             kk * 2 + ((lane >> 3) & 1))));
+        ptx::ldmatrix_x4(b, tile_k_address + k_lane(key_pair * 16, kk));
 #pragma unroll
         for (int mt = 0; mt < kMTiles; ++mt) {
           ptx::mma_16816<Element>(s[mt][2 * key_pair], a[mt], b[0], b[1]);
@@ -165,6 +192,8 @@ __global__ void __launch_bounds__(kPrefillThreads, 2)
     // Online softmax (base 2): rescale the running output by exp2((old max - new max) * scale).
 #pragma unroll
     for (int mt = 0; mt < kMTiles; ++mt) {
+      float correction[2];
+      bool max_changed = false;
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
         float tile_max = row_max[mt][half];
@@ -176,8 +205,9 @@ __global__ void __launch_bounds__(kPrefillThreads, 2)
         // A row that has seen no visible key yet keeps max -inf: exponentiate against 0 so that
         // exp2(-inf) = 0 instead of NaN.
         const float scaled_max = tile_max == -INFINITY ? 0.f : tile_max * params.softmax_scale_log2;
-        const float correction =
-            tile_max == -INFINITY
+        max_changed |= tile_max != row_max[mt][half];
+        correction[half] =
+            tile_max == row_max[mt][half]
                 ? 1.f
                 : ptx::fast_exp2(row_max[mt][half] * params.softmax_scale_log2 - scaled_max);
         row_max[mt][half] = tile_max;
@@ -189,14 +219,29 @@ __global__ void __launch_bounds__(kPrefillThreads, 2)
             s[mt][nt][e] = ptx::fast_exp2(fmaf(s[mt][nt][e], params.softmax_scale_log2, -scaled_max));
             sum += s[mt][nt][e];
           }
-        row_sum[mt][half] = row_sum[mt][half] * correction + sum;  // per-thread partial sum
+        row_sum[mt][half] = row_sum[mt][half] * correction[half] + sum;  // per-thread partial sum
+      }
+      // Past the first tiles a row's max rarely moves: the warp skips the rescale of its outputs
+      // when none of its rows' max did.
+      if (__any_sync(0xffffffff, max_changed)) {
 #pragma unroll
         for (int dt = 0; dt < Shape::kDimTiles; ++dt) {
-          o[mt][dt][2 * half] *= correction;
-          o[mt][dt][2 * half + 1] *= correction;
+          o[mt][dt][0] *= correction[0];
+          o[mt][dt][1] *= correction[0];
+          o[mt][dt][2] *= correction[1];
+          o[mt][dt][3] *= correction[1];
         }
       }
     }
+
+    if (has_next) {
+      load_v(active.tile(i + 1), stage ^ 1);  // recomputed: one register fewer across S
+      ptx::cp_async_commit();
+      ptx::cp_async_wait<2>();  // pending: K(i+1), V(i+1)
+    } else {
+      ptx::cp_async_wait<0>();
+    }
+    __syncthreads();
 
     // O += P V, P packed into mma A fragments 16 keys at a time (s now holds the probabilities).
 #pragma unroll
@@ -212,9 +257,7 @@ __global__ void __launch_bounds__(kPrefillThreads, 2)
 #pragma unroll
       for (int dim_pair = 0; dim_pair < Shape::kDimTiles / 2; ++dim_pair) {
         uint32_t b[4];  // b[0..1]: dims dim_pair*16 + 0..7, b[2..3]: + 8..15
-        ptx::ldmatrix_x4_trans(b, ptx::shared_address(tile_v + swizzled_offset<kHeadDim>(
-                                                                   ks * 16 + (lane & 7) + (((lane >> 3) & 1) << 3),
-                                                                   dim_pair * 2 + (lane >> 4))));
+        ptx::ldmatrix_x4_trans(b, tile_v_address + a_lane(ks * 16, dim_pair));
 #pragma unroll
         for (int mt = 0; mt < kMTiles; ++mt) {
           ptx::mma_16816<Element>(o[mt][2 * dim_pair], p[mt], b[0], b[1]);
@@ -222,10 +265,13 @@ __global__ void __launch_bounds__(kPrefillThreads, 2)
         }
       }
     }
-    __syncthreads();  // iteration i + 1 refills the stage just read
+    // No barrier here: iteration i + 1 refills this stage's K before its first barrier (every warp
+    // has passed this iteration's second one, so S(i) is done) and its V after that first barrier
+    // (so P V(i) is done).
   }
 
   // Normalise and store the rows inside the sequence. A row with no visible key writes zeros.
+  float* out = params.out + batch * params.out_batch_stride + q_head * params.out_head_stride;
 #pragma unroll
   for (int mt = 0; mt < kMTiles; ++mt)
 #pragma unroll

@@ -7,6 +7,9 @@ namespace unisparse::cuda {
 namespace {
 
 constexpr int kTopkThreads = 512;
+constexpr int kRadixDigits = 256;  // 8-bit digits
+constexpr int kNoDigit = kRadixDigits;  // a lane whose key is out of range or off the prefix
+static_assert(kTopkThreads >= kRadixDigits && kTopkThreads % 32 == 0);
 
 // Maps a float to a key whose unsigned order is the float order (-0 and +0 map to the same key, as
 // they compare equal).
@@ -20,7 +23,7 @@ __device__ __forceinline__ uint32_t ordered_key(float value) {
 __global__ void __launch_bounds__(kTopkThreads) topk_kernel(const __grid_constant__ TopkParams params) {
   using BlockScan = cub::BlockScan<int, kTopkThreads>;
   __shared__ typename BlockScan::TempStorage scan_storage;
-  __shared__ int histogram[256];
+  __shared__ int histogram[kRadixDigits];
   __shared__ uint32_t shared_prefix;
   __shared__ int shared_remaining;
 
@@ -40,22 +43,30 @@ __global__ void __launch_bounds__(kTopkThreads) topk_kernel(const __grid_constan
   uint32_t prefix = 0, mask = 0;
   int remaining = wanted;
   for (int shift = 24; shift >= 0 && wanted > 0; shift -= 8) {
-    for (int i = threadIdx.x; i < 256; i += blockDim.x) histogram[i] = 0;
+    for (int i = threadIdx.x; i < kRadixDigits; i += kTopkThreads) histogram[i] = 0;
     __syncthreads();
-    for (int page = threadIdx.x; page < scored; page += blockDim.x) {
-      const uint32_t key = ordered_key(scores[page]);
-      if ((key & mask) == prefix) atomicAdd(&histogram[(key >> shift) & 0xFF], 1);
+    // Scores cluster in a few digits (the top byte is mostly the exponent), so the lanes of a warp
+    // that share a digit add their count with one atomic instead of serialising on one address. The
+    // loop bound is uniform across the block, so every lane of a warp takes part in the match.
+    for (int tile = 0; tile < scored; tile += kTopkThreads) {
+      const int page = tile + threadIdx.x;
+      const uint32_t key = page < scored ? ordered_key(scores[page]) : 0;
+      const int digit = page < scored && (key & mask) == prefix ? int((key >> shift) & 0xFF) : kNoDigit;
+      const uint32_t peers = __match_any_sync(0xffffffffu, digit);
+      if (digit != kNoDigit && threadIdx.x % 32 == __ffs(peers) - 1)
+        atomicAdd(&histogram[digit], __popc(peers));
     }
     __syncthreads();
-    if (threadIdx.x == 0) {
-      int above = 0;
-      for (int digit = 255; digit >= 0; --digit) {
-        if (above + histogram[digit] >= remaining) {
-          shared_prefix = prefix | (uint32_t(digit) << shift);
-          shared_remaining = remaining - above;
-          break;
-        }
-        above += histogram[digit];
+    // Digit search in parallel: thread i owns digit 255 - i, and the exclusive scan gives the count of
+    // candidates above it. The chosen digit is the one where that count first reaches `remaining`.
+    {
+      const int digit = kRadixDigits - 1 - int(threadIdx.x);
+      const int count = threadIdx.x < kRadixDigits ? histogram[digit] : 0;
+      int above;
+      BlockScan(scan_storage).ExclusiveSum(count, above);
+      if (threadIdx.x < kRadixDigits && above < remaining && above + count >= remaining) {
+        shared_prefix = prefix | (uint32_t(digit) << shift);
+        shared_remaining = remaining - above;
       }
     }
     __syncthreads();
@@ -66,22 +77,26 @@ __global__ void __launch_bounds__(kTopkThreads) topk_kernel(const __grid_constan
   const uint32_t threshold = prefix;
   const int equal_to_take = remaining;  // keys equal to the threshold that still make the cut
 
+  // One scan per tile counts both the greater keys (high half) and the keys equal to the threshold
+  // (low half; a tile holds at most kTopkThreads of each). The first equal_to_take equal keys in page
+  // order are taken, so a taken page's position is the greater keys before it plus the equal keys
+  // before it that are taken.
+  static_assert(kTopkThreads < (1 << 16));
   int taken_before = 0, equal_before = 0;
-  for (int tile = 0; tile < scored && wanted > 0; tile += blockDim.x) {
+  for (int tile = 0; tile < scored && wanted > 0; tile += kTopkThreads) {
     const int page = tile + threadIdx.x;
     const uint32_t key = page < scored ? ordered_key(scores[page]) : 0;
     const bool greater = page < scored && key > threshold;
     const bool equal = page < scored && key == threshold;
-    int equal_rank, equal_total;
-    BlockScan(scan_storage).ExclusiveSum(int(equal), equal_rank, equal_total);
-    __syncthreads();
-    const bool take = greater || (equal && equal_before + equal_rank < equal_to_take);
-    int position, taken_total;
-    BlockScan(scan_storage).ExclusiveSum(int(take), position, taken_total);
-    __syncthreads();
-    if (take) selected[taken_before + position] = page;
-    taken_before += taken_total;
-    equal_before += equal_total;
+    int rank, total;
+    BlockScan(scan_storage).ExclusiveSum((int(greater) << 16) | int(equal), rank, total);
+    __syncthreads();  // scan_storage is reused by the next tile
+    const int greater_rank = rank >> 16, equal_rank = rank & 0xFFFF;
+    const int equal_left = max(0, equal_to_take - equal_before);  // equal keys still to take
+    const bool take = greater || (equal && equal_rank < equal_left);
+    if (take) selected[taken_before + greater_rank + min(equal_rank, equal_left)] = page;
+    taken_before += (total >> 16) + min(total & 0xFFFF, equal_left);
+    equal_before += total & 0xFFFF;
   }
   if (threadIdx.x == 0) params.selected_count[row] = wanted;
 }
