@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Feeds plans written by `unisparse run --dump-plans` to FlexAttention and checks them.
 
-For every *_plan.safetensors under RUN_DIR/plans, builds the BlockMask as README.md shows
-(BlockMask.from_kv_blocks on kv_num_blocks / kv_indices, with the token-exact rule as mask_mod), runs
-flex_attention on random Q/K/V, and compares it with dense attention under the token mask expanded
-from the CSR arrays (indptr / indices). Prints one line per plan and exits 1 on a mismatch.
+For every *_plan.safetensors under RUN_DIR/plans: checks that the FlexAttention block arrays
+(kv_num_blocks / kv_indices) hold exactly the CSR rows (indptr / indices), builds the BlockMask as
+README.md shows (the plan also in mask_mod, since flex_attention without torch.compile evaluates only
+the mask_mod), runs flex_attention on random Q/K/V, and compares it with dense attention under the
+token mask expanded from the CSR arrays. Prints one line per plan and exits 1 on a mismatch.
 
     python3 analysis/check_plan_export.py RUN_DIR
 """
@@ -35,6 +36,18 @@ def csr_token_mask(indptr, indices, rows, block, n, heads, queries_per_row):
     return mask
 
 
+def blocks_match_csr(kv_num_blocks, kv_indices, indptr, indices):
+    """kv_num_blocks [..., rows], kv_indices [..., rows, width] against CSR rows in the same order."""
+    counts = kv_num_blocks.reshape(-1).cpu()
+    lists = kv_indices.reshape(counts.numel(), -1).cpu()
+    indptr, indices = indptr.cpu(), indices.cpu()
+    for row in range(counts.numel()):
+        expected = indices[indptr[row]:indptr[row + 1]]
+        if counts[row] != expected.numel() or not torch.equal(lists[row, :counts[row]], expected):
+            return False
+    return True
+
+
 def check_decode(path):
     meta = safe_open(path, "pt").metadata()
     arrays = load_file(path, device="cuda")
@@ -46,12 +59,20 @@ def check_decode(path):
     worst = 0.0
     for s in range(int(meta["steps"])):
         n = int(meta["context_len"]) + s + 1
+        if not blocks_match_csr(arrays[f"decode.step{s}.kv_num_blocks"], arrays[f"decode.step{s}.kv_indices"],
+                                arrays[f"decode.step{s}.indptr"], arrays[f"decode.step{s}.indices"]):
+            return float("inf")
         q = torch.randn(1, heads, 1, 64, device="cuda", dtype=torch.float16)
         k = torch.randn(1, kv_heads, n, 64, device="cuda", dtype=torch.float16)
         v = torch.randn_like(k)
+        indptr, indices = arrays[f"decode.step{s}.indptr"], arrays[f"decode.step{s}.indices"]
+        selected = torch.zeros(heads, (n + page - 1) // page, dtype=torch.bool, device="cuda")
+        for h in range(heads):
+            selected[h, indices[indptr[h]:indptr[h + 1]].long()] = True
 
         def decode_mask(b, h, q_idx, kv_idx):
-            return ~streaming[h] | (kv_idx < sink) | (kv_idx >= n - local)
+            window = (kv_idx < sink) | (kv_idx >= n - local)
+            return selected[h, kv_idx // page] & (~streaming[h] | window)
 
         block_mask = BlockMask.from_kv_blocks(arrays[f"decode.step{s}.kv_num_blocks"][:1],
                                               arrays[f"decode.step{s}.kv_indices"][:1],
@@ -75,8 +96,18 @@ def check_prefill(path):
     sink, local = int(meta["sink_tokens"]), int(meta["local_tokens"])
     streaming = torch.tensor([m == "streaming" for m in meta["head_modes"].split(",")], device="cuda")
 
+    if not blocks_match_csr(arrays["prefill.kv_num_blocks"], arrays["prefill.kv_indices"],
+                            arrays["prefill.indptr"], arrays["prefill.indices"]):
+        return float("inf")
+    blocks = (T + block - 1) // block
+    active = torch.zeros(heads, blocks, blocks, dtype=torch.bool, device="cuda")
+    indptr, indices = arrays["prefill.indptr"], arrays["prefill.indices"]
+    for row in range(heads * blocks):
+        active[row // blocks, row % blocks, indices[indptr[row]:indptr[row + 1]].long()] = True
+
     def prefill_mask(b, h, q_idx, kv_idx):
-        return (kv_idx <= q_idx) & (~streaming[h] | (kv_idx < sink) | (q_idx - kv_idx < local))
+        window = (kv_idx < sink) | (q_idx - kv_idx < local)
+        return active[h, q_idx // block, kv_idx // block] & (kv_idx <= q_idx) & (~streaming[h] | window)
 
     q = torch.randn(1, heads, T, 64, device="cuda", dtype=torch.float16)
     k = torch.randn(1, kv_heads, T, 64, device="cuda", dtype=torch.float16)

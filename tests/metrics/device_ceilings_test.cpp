@@ -29,8 +29,12 @@ std::string load_error(const std::string& path) {
 TEST(DeviceCeilings, ShippedFiles) {
   const std::string devices = std::string(UNISPARSE_SOURCE_DIR) + "/configs/devices/";
   const DeviceCeilings h200 = load_device_ceilings(devices + "h200.yaml");
-  EXPECT_EQ(h200.hbm_gbps, 4100.0);
-  EXPECT_EQ(h200.tensor_tflops, 790.0);
+  // Measured by unisparse_calibrate: within the H200's physical range (4.8 TB/s HBM3e datasheet,
+  // ~990 TFLOP/s dense bf16 datasheet), and not the zeros of an unknown device.
+  EXPECT_GT(h200.hbm_gbps, 3000.0);
+  EXPECT_LT(h200.hbm_gbps, 4800.0);
+  EXPECT_GT(h200.tensor_tflops, 500.0);
+  EXPECT_LT(h200.tensor_tflops, 990.0);
   const DeviceCeilings cpu = load_device_ceilings(devices + "cpu.yaml");
   EXPECT_EQ(cpu.hbm_gbps, 0.0);
   EXPECT_EQ(cpu.tensor_tflops, 0.0);
