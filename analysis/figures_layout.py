@@ -4,6 +4,7 @@ figure-wide legend, and the log2 context / size axes."""
 import textwrap
 
 from points import number
+from style import add_legend  # noqa: F401  (re-exported for the figure modules)
 
 CAPTION_WIDTH = 120
 
@@ -16,17 +17,6 @@ def caption(letter, what, source, results_dir, details=()):
     if extra:
         lines.append(textwrap.fill("; ".join(extra), CAPTION_WIDTH))
     return "\n".join(lines)
-
-
-def add_legend(figure, panels, columns=4):
-    """One legend below the panels, each label once."""
-    labels_to_handles = {}
-    for panel in panels:
-        for handle, label in zip(*panel.get_legend_handles_labels()):
-            labels_to_handles.setdefault(label, handle)
-    if labels_to_handles:
-        figure.legend(labels_to_handles.values(), labels_to_handles.keys(), loc="outside lower center",
-                      ncols=min(columns, len(labels_to_handles)), frameon=False)
 
 
 def context_label(context):

@@ -17,6 +17,7 @@ from collections import defaultdict
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import style  # noqa: E402  (selects the headless backend before pyplot is imported)
+from style import add_legend  # noqa: E402
 from points import (ACCURACY_METRICS, LABELS, SHORT, distinct_values, is_numeric_column,  # noqa: E402
                     load_rows, number, ok_rows, present_columns, run_identity, swept_axes)
 
@@ -142,16 +143,6 @@ def draw_panel(axes, rows, x_axis, series, metric, scale, backends, with_spread=
         axes.set_yscale("log")
     axes.set_xlabel(LABELS.get(x_axis, x_axis))
     axes.set_ylabel(LABELS.get(metric, metric))
-
-
-def add_legend(figure, panels):
-    labels_to_handles = {}
-    for panel in panels:
-        for handle, label in zip(*panel.get_legend_handles_labels()):
-            labels_to_handles.setdefault(label, handle)
-    if labels_to_handles:
-        figure.legend(labels_to_handles.values(), labels_to_handles.keys(), loc="outside lower center",
-                      ncols=min(4, len(labels_to_handles)), frameon=False)
 
 
 def plot_axis(rows, x_axis, axes_swept, sweep, run_id, figures_dir):

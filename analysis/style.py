@@ -70,3 +70,14 @@ def save(figure, path_without_extension, formats=("png", "pdf")):
         paths.append(path)
     plt.close(figure)
     return paths
+
+
+def add_legend(figure, panels, columns=4):
+    """One legend below the panels, each label once."""
+    labels_to_handles = {}
+    for panel in panels:
+        for handle, label in zip(*panel.get_legend_handles_labels()):
+            labels_to_handles.setdefault(label, handle)
+    if labels_to_handles:
+        figure.legend(labels_to_handles.values(), labels_to_handles.keys(), loc="outside lower center",
+                      ncols=min(columns, len(labels_to_handles)), frameon=False)

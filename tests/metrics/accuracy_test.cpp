@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "framework/reference/dense_attention.h"
-#include "tests/reference/random_workload.h"
+#include "tests/common/random_workload.h"
 
 namespace unisparse {
 namespace {

@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "tests/reference/random_workload.h"
+#include "tests/common/random_workload.h"
 
 namespace unisparse {
 namespace {

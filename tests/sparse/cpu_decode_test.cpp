@@ -7,7 +7,7 @@
 
 #include "framework/sparse/cpu_backend.h"
 #include "framework/sparse/page_selector.h"
-#include "tests/sparse/random_workload.h"
+#include "tests/sparse/naive_attention.h"
 
 namespace unisparse {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "tests/sparse/random_workload.h"
+#include "tests/sparse/naive_attention.h"
 
 namespace unisparse {
 namespace {

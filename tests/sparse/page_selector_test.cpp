@@ -8,7 +8,7 @@
 
 #include "framework/sparse/page_scores.h"
 #include "framework/sparse/top_pages.h"
-#include "tests/sparse/random_workload.h"
+#include "tests/sparse/naive_attention.h"
 
 namespace unisparse {
 namespace {

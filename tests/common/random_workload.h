@@ -1,5 +1,5 @@
 #pragma once
-// Small hand-built workloads for the reference and metrics tests: Gaussian Q/K/V with a fixed seed,
+// Small hand-built workloads for the CPU tests: Gaussian Q/K/V with a fixed seed,
 // every tensor filled directly (no generator).
 #include <cstdint>
 #include <random>

@@ -1,5 +1,5 @@
 #pragma once
-// Gaussian workloads and a naive fp64 attention for the sparse tests.
+// A naive fp64 attention for the sparse tests (Gaussian workloads: tests/common/random_workload.h).
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -8,40 +8,9 @@
 
 #include "framework/core/tensor.h"
 #include "framework/workload/workload.h"
+#include "tests/common/random_workload.h"
 
 namespace unisparse::testing {
-
-inline void fill_gaussian(Tensor& tensor, std::mt19937_64& rng, float stddev = 1.0f) {
-  std::normal_distribution<float> normal(0.0f, stddev);
-  for (float& x : tensor.storage()) x = normal(rng);
-}
-
-// Prefill Q/K/V of context_len tokens and decode Q/K/V of `steps` steps, all N(0, 1).
-inline Workload random_workload(ModelShape shape, int context_len, int steps, int batch,
-                                uint64_t seed) {
-  Workload workload;
-  workload.name = "gaussian";
-  workload.shape = shape;
-  workload.heads = HeadLayout::all_dense(shape.num_kv_heads);
-  workload.context_len = context_len;
-  workload.decode_steps = steps;
-  workload.dtype = DType::fp32;
-  workload.seed = seed;
-  std::mt19937_64 rng(seed);
-  const int64_t d = shape.head_dim;
-  for (int b = 0; b < batch; ++b) {
-    Sequence& seq = workload.batch.emplace_back();
-    seq.q = Tensor({shape.num_q_heads, context_len, d});
-    seq.k = Tensor({shape.num_kv_heads, context_len, d});
-    seq.v = Tensor({shape.num_kv_heads, context_len, d});
-    seq.q_decode = Tensor({steps, shape.num_q_heads, d});
-    seq.k_decode = Tensor({steps, shape.num_kv_heads, d});
-    seq.v_decode = Tensor({steps, shape.num_kv_heads, d});
-    for (Tensor* tensor : {&seq.q, &seq.k, &seq.v, &seq.q_decode, &seq.k_decode, &seq.v_decode})
-      fill_gaussian(*tensor, rng);
-  }
-  return workload;
-}
 
 // softmax(q.k / sqrt(d)) . v over the tokens t < num_tokens with visible(t), entirely in fp64.
 inline std::vector<double> naive_attention(const Workload& workload, int b, int kv_head,
