@@ -66,7 +66,9 @@ def save(figure, path_without_extension, formats=("png", "pdf")):
     paths = []
     for extension in formats:
         path = f"{path_without_extension}.{extension}"
-        figure.savefig(path)
+        # No creation date in PDFs, so that re-plotting unchanged results changes no file.
+        metadata = {"CreationDate": None} if extension == "pdf" else None
+        figure.savefig(path, metadata=metadata)
         paths.append(path)
     plt.close(figure)
     return paths
