@@ -66,7 +66,6 @@ int run_command(const std::vector<std::string>& args, const std::vector<std::str
   for (const std::string& text : fixed_overrides) overrides.push_back({Override::fixed, text});
   SweepConfig sweep = load_sweep(sweep_path, overrides, configs_dir);
   if (!backend.empty()) {
-    const auto known = available_backends();
     if (backend != "cpu" && backend != "cuda")
       throw InputError("<command line>: --backend '" + backend + "': expected cpu or cuda");
     sweep.backends = {backend};
