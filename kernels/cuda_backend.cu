@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "framework/core/error.h"
+#include "framework/core/kv_quant.h"
 #include "kernels/api.h"
 #include "kernels/common/cuda_check.h"
 #include "kernels/decode/decode_runner.h"
@@ -81,6 +82,9 @@ DecodeRun CudaBackend::decode(const Workload& workload, const DecodePlan& plan,
   if (workload.dtype != DType::fp16 && workload.dtype != DType::bf16)
     throw Unsupported("cuda decode: kv_dtype " + std::string(to_string(workload.dtype)) +
                       " is not implemented (fp16, bf16)");
+  if (is_quantized(plan.kv_storage))
+    throw Unsupported("cuda decode: kv_dtype " + std::string(to_string(plan.kv_storage)) +
+                      " is not implemented yet (the cpu backend has it)");
   DecodeRunner runner(workload, plan, stream_, options.label);
   DecodeRun run;
   for (int step = 0; step < workload.decode_steps; ++step) {

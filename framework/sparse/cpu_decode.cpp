@@ -4,7 +4,9 @@
 #include <numeric>
 #include <optional>
 #include <stdexcept>
+#include <string>
 
+#include "framework/core/kv_quant.h"
 #include "framework/core/parallel.h"
 #include "framework/sparse/cpu_attention.h"
 #include "framework/sparse/key_stats.h"
@@ -47,10 +49,53 @@ void check_decode_inputs(const Workload& workload, const DecodePlan& plan) {
       throw std::invalid_argument("cpu decode: the workload lacks decode queries or keys");
 }
 
+// Replaces every [head_dim] row of a KV head's tokens, prefill ([kv_heads, T, d]) then decode
+// ([steps, kv_heads, d]), by its quantize -> dequantize image.
+void store_head_rows(Tensor& prefill, Tensor& decode, int kv_head, int head_dim, DType format) {
+  std::span<const float> prefill_head;  // [T * d]
+  if (!prefill.empty())
+    prefill_head = {prefill.row({kv_head}), static_cast<size_t>(prefill.size() / prefill.dim(0))};
+  const float fp8_scale = e4m3_scale(prefill_head);
+  const auto store = [&](float* row) {
+    const std::span<float> values(row, static_cast<size_t>(head_dim));
+    quantize_dequantize_row(values, format, fp8_scale, values);
+  };
+  for (int64_t t = 0; !prefill.empty() && t < prefill.dim(1); ++t) store(prefill.row({kv_head, t}));
+  for (int64_t s = 0; !decode.empty() && s < decode.dim(0); ++s) store(decode.row({s, kv_head}));
+}
+
 }  // namespace
 
+Workload kv_as_stored(const Workload& workload, DType kv_storage) {
+  if (!is_quantized(kv_storage))
+    throw std::invalid_argument("kv_as_stored: " + std::string(to_string(kv_storage)) +
+                                " is not a quantized KV format");
+  Workload stored = workload;
+  const int kv_heads = workload.shape.num_kv_heads;
+  const int head_dim = workload.shape.head_dim;
+  parallel_for(int64_t{workload.batch_size()} * kv_heads, [&](int64_t index) {
+    Sequence& seq = stored.batch[index / kv_heads];
+    const int kv_head = static_cast<int>(index % kv_heads);
+    store_head_rows(seq.k, seq.k_decode, kv_head, head_dim, kv_storage);
+    store_head_rows(seq.v, seq.v_decode, kv_head, head_dim, kv_storage);
+  });
+  return stored;
+}
+
 CpuDecodeResult cpu_decode(const Workload& workload, const DecodePlan& plan) {
+  if (!is_quantized(plan.kv_storage)) return cpu_decode(workload, workload, plan);
+  return cpu_decode(workload, kv_as_stored(workload, plan.kv_storage), plan);
+}
+
+CpuDecodeResult cpu_decode(const Workload& workload, const Workload& attended_kv,
+                           const DecodePlan& plan) {
   check_decode_inputs(workload, plan);
+  if (attended_kv.batch_size() != workload.batch_size() ||
+      attended_kv.context_len != workload.context_len ||
+      attended_kv.decode_steps != workload.decode_steps ||
+      attended_kv.shape.num_kv_heads != workload.shape.num_kv_heads ||
+      attended_kv.shape.head_dim != workload.shape.head_dim)
+    throw std::invalid_argument("cpu decode: the attended K/V do not match the workload's shape");
   const ModelShape& shape = workload.shape;
   const int batch = workload.batch_size();
   const int steps = workload.decode_steps;
@@ -118,7 +163,7 @@ CpuDecodeResult cpu_decode(const Workload& workload, const DecodePlan& plan) {
               : attended_ranges(false, 0, 0, page_size, rows.row(row), num_tokens);
       const auto head_dim = static_cast<size_t>(shape.head_dim);
       attend_token_ranges({workload.batch[b].q_decode.row({step, q_head}), head_dim}, ranges,
-                          workload, b, kv_head, {result.out[b].row({step, q_head}), head_dim});
+                          attended_kv, b, kv_head, {result.out[b].row({step, q_head}), head_dim});
     });
     result.seconds.attention += seconds_since(start);
   }

@@ -1,6 +1,7 @@
 #pragma once
 // One pass of the CPU backend's decode over every step of a workload: key statistics kept in step
-// with the appended tokens, page selection for dense heads, token-exact attention.
+// with the appended tokens, page selection for dense heads, token-exact attention over the KV cache
+// as stored (quantized formats included).
 #include <vector>
 
 #include "framework/core/tensor.h"
@@ -28,6 +29,17 @@ struct CpuDecodeResult {
 //    the row lists the pages those tokens touch;
 //  * other heads with page selection: the PageSelector's pages;
 //  * other heads without page selection: every page.
+// Key statistics and page selection read the keys of `workload` (before quantization, DESIGN.md §1);
+// the attention reads the keys and values of `attended_kv`, a workload of the same shape.
+CpuDecodeResult cpu_decode(const Workload& workload, const Workload& attended_kv,
+                           const DecodePlan& plan);
+// The same, attending kv_as_stored(workload, plan.kv_storage).
 CpuDecodeResult cpu_decode(const Workload& workload, const DecodePlan& plan);
+
+// A copy of the workload whose keys and values (prefill and decode) are what a KV cache in the given
+// quantized format returns: quantize -> dequantize per (token, KV head) row (kv_quant.h), kept in
+// fp32. fp8 takes one scale per (sequence, KV head) for keys and one for values, e4m3_scale over that
+// head's prefill keys (values); decode tokens reuse it and saturate beyond it.
+Workload kv_as_stored(const Workload& workload, DType kv_storage);
 
 }  // namespace unisparse

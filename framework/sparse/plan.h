@@ -24,6 +24,9 @@ struct DecodePlan {
   HeadLayout heads;          // static sparsity (streaming KV heads see sink + local tokens)
   PageGeometry geometry;     // paging of the KV cache and of the key statistics
   SelectionPolicy policy;    // dynamic sparsity of dense heads (used when uses_page_selection(mode))
+  // KV cache storage format; fp32/fp16/bf16 = the workload's values as they are, int8/int4/fp8 =
+  // quantized per token (DESIGN.md §7)
+  DType kv_storage = DType::fp32;
 };
 
 // Result of decode page selection: selections[s] has one row per (batch b, query head h), row index

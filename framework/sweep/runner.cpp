@@ -12,6 +12,7 @@
 #include "framework/backend/backend.h"
 #include "framework/config/params.h"
 #include "framework/core/error.h"
+#include "framework/core/kv_quant.h"
 #include "framework/metrics/accuracy.h"
 #include "framework/metrics/agreement.h"
 #include "framework/metrics/roofline.h"
@@ -72,6 +73,7 @@ DecodePlan decode_plan_for(const PointConfig& point, const Workload& workload) {
   plan.heads = workload.heads;
   plan.geometry = {point.page_size, point.logical_page_size};
   plan.policy = {point.token_budget, point.reuse_interval, point.gqa_selection};
+  plan.kv_storage = point.kv_dtype;
   return plan;
 }
 
@@ -258,11 +260,16 @@ class SweepRunner {
     }
     const PointConfig& config = point.config;
     try {
-      // Both backends store KV in the workload's dtype; quantized KV formats are not implemented.
-      if (config.kv_dtype != config.dtype)
-        throw Unsupported("kv_dtype " + std::string(to_string(config.kv_dtype)) +
-                          " is not implemented (KV is stored in dtype " +
-                          std::string(to_string(config.dtype)) + ")");
+      // A float KV cache holds the workload's values in dtype; the quantized formats (int8, int4,
+      // fp8) apply to decode, since prefill attends K/V before the cache write. A backend that lacks
+      // a format says so itself (Unsupported).
+      const std::string kv_dtype(to_string(config.kv_dtype));
+      if (config.kv_dtype != config.dtype && !is_quantized(config.kv_dtype))
+        throw Unsupported("kv_dtype " + kv_dtype + " is not implemented (a float KV cache is stored "
+                          "in dtype " + std::string(to_string(config.dtype)) + ")");
+      if (is_quantized(config.kv_dtype) && config.phase != Phase::decode)
+        throw Unsupported("kv_dtype " + kv_dtype + " applies to decode only (prefill attends K/V "
+                          "before they are quantized)");
       Backend& engine = backend(config.backend);
       row["device"] = engine.device_name();
       const std::string plan_file = plans_dir_.empty() ? std::string()

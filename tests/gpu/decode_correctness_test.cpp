@@ -230,6 +230,10 @@ TEST(CudaBackend, RejectsKvTypesWithoutKernels) {
   RunOptions options;
   options.measure = false;
   EXPECT_THROW(make_cuda_backend()->decode(workload, make_plan(c, workload), options), Unsupported);
+  workload.dtype = DType::fp16;
+  DecodePlan quantized = make_plan(c, workload);
+  quantized.kv_storage = DType::int4;  // implemented by the cpu backend only
+  EXPECT_THROW(make_cuda_backend()->decode(workload, quantized, options), Unsupported);
 }
 
 TEST(CudaBackend, MeasuresEveryDecodePhase) {
