@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -198,6 +199,43 @@ TEST_F(CliTest, EveryCommandHasHelp) {
     EXPECT_EQ(result.exit_code, 0) << command;
     EXPECT_NE(result.out.find("usage: unisparse"), std::string::npos) << command;
   }
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(CliTest, QuantizedKvRunsOnTheCpuBackendAndFloatMismatchIsSkipped) {
+  write("kv.yaml", R"(name: cli_kv
+model: tiny
+workload: needle
+phase: decode
+backends: [cpu]
+fixed: {context_len: 300, batch: 1, decode_steps: 4, mode: dense, dtype: fp16, page_size: 16}
+axes:
+  kv_dtype: [fp16, int8, int4, bf16]
+timing: {warmup: 0, min_iters: 1, max_iters: 1}
+)");
+  const Result result = run_cli("run " + (dir_ / "kv.yaml").string() + " --configs " + configs() +
+                                    " --quiet --run-id r --results " + (dir_ / "results").string(),
+                                dir_);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::ifstream jsonl(dir_ / "results" / "cli_kv" / "r" / "points.jsonl");
+  std::map<std::string, nlohmann::json> rows;
+  for (std::string line; std::getline(jsonl, line);) {
+    const auto row = nlohmann::json::parse(line);
+    rows[row["kv_dtype"].get<std::string>()] = row;
+  }
+  ASSERT_EQ(rows.size(), 4u);
+  for (const char* format : {"fp16", "int8", "int4"}) ASSERT_EQ(rows[format]["status"], "ok") << format;
+  EXPECT_EQ(rows["bf16"]["status"], "skipped");  // a float KV cache is stored in dtype (fp16)
+  // Dense attention: fp16 is exact up to rounding; quantization costs accuracy, int4 more than int8.
+  const double fp16 = rows["fp16"]["out_rel_l2_mean"], int8 = rows["int8"]["out_rel_l2_mean"],
+               int4 = rows["int4"]["out_rel_l2_mean"];
+  EXPECT_LT(fp16, 1e-5);
+  EXPECT_GT(int8, 10 * fp16);
+  EXPECT_GT(int4, 2 * int8);
+  EXPECT_LT(int4, 0.5);
 }
 
 }  // namespace
