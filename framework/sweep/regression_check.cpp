@@ -1,7 +1,6 @@
 #include "framework/sweep/regression_check.h"
 
-#include <yaml-cpp/yaml.h>
-
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "framework/config/strict_yaml.h"
 #include "framework/core/error.h"
 
 namespace unisparse {
@@ -61,41 +61,30 @@ std::string describe_point(const Json& row) {
 }  // namespace
 
 std::vector<MetricTolerance> load_tolerances(const std::string& path) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    throw input_error(path, 0, "", "cannot read the tolerances file");
-  } catch (const YAML::Exception& error) {
-    throw input_error(path, error.mark.line + 1, "", error.msg);
-  }
-  if (!root.IsMap()) throw input_error(path, 1, "", "expected a mapping metric -> tolerance");
+  // Only metrics the results carry: a misspelled metric would otherwise never be checked.
+  static const std::vector<std::string> kMetrics{
+      "out_rel_l2_mean", "out_rel_l2_p99", "out_rel_l2_max", "attn_recall", "page_recall",
+      "needle_hit", "kernel_vs_cpu_page_agreement", "kernel_vs_cpu_out_rel_l2_max"};
+  static const std::vector<std::string> kFields{"better", "abs", "rel"};
+  const YamlSource source{path, ""};
+  const YAML::Node root = load_yaml_file(path);
   std::vector<MetricTolerance> tolerances;
-  for (const auto& entry : root) {
+  for (const MapEntry& metric : strict_map(root, source, "", kMetrics)) {
     MetricTolerance tolerance;
-    tolerance.metric = entry.first.as<std::string>();
-    const int line = entry.first.Mark().line + 1;
-    if (!entry.second.IsMap()) throw input_error(path, line, tolerance.metric, "expected a mapping");
-    for (const auto& field : entry.second) {
-      const std::string key = field.first.as<std::string>();
-      const std::string dotted = tolerance.metric + "." + key;
-      const int field_line = field.first.Mark().line + 1;
-      try {
-        if (key == "better") {
-          const std::string better = field.second.as<std::string>();
-          if (better != "higher" && better != "lower")
-            throw input_error(path, field_line, dotted, "expected higher or lower");
-          tolerance.higher_is_better = better == "higher";
-        } else if (key == "abs") {
-          tolerance.absolute = field.second.as<double>();
-        } else if (key == "rel") {
-          tolerance.relative = field.second.as<double>();
-        } else {
-          throw input_error(path, field_line, dotted, "unknown key (known: better, abs, rel)");
-        }
-      } catch (const YAML::BadConversion&) {
-        throw input_error(path, field_line, dotted, "wrong type");
+    tolerance.metric = metric.key;
+    for (const MapEntry& field : strict_map(metric.value, source, metric.key, kFields)) {
+      const LocatedNode value = located(field, source, metric.key);
+      const std::string text = scalar_text(value, field.key == "better" ? "higher or lower" : "a number");
+      if (field.key == "better") {
+        if (text != "higher" && text != "lower") throw value.error("expected higher or lower");
+        tolerance.higher_is_better = text == "higher";
+        continue;
       }
+      double number = 0;
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+      if (error != std::errc() || end != text.data() + text.size() || !(number >= 0))
+        throw value.error("expected a non-negative number, got '" + text + "'");
+      (field.key == "abs" ? tolerance.absolute : tolerance.relative) = number;
     }
     tolerances.push_back(tolerance);
   }

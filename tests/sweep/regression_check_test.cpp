@@ -96,4 +96,19 @@ TEST_F(RegressionCheckTest, UnknownToleranceKeyNamesFileLineAndKey) {
   }
 }
 
+TEST_F(RegressionCheckTest, MisspelledMetricIsAnErrorNotAnUncheckedMetric) {
+  std::ofstream(root_ / "base" / "tolerances.yaml") << "attn_recal: {better: higher, abs: 0.01}\n";
+  write_points("base", kBaseline);
+  write_points("run", kBaseline);
+  try {
+    check_run((root_ / "run").string(), (root_ / "base").string());
+    FAIL() << "expected an InputError";
+  } catch (const InputError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("tolerances.yaml:1"), std::string::npos) << message;
+    EXPECT_NE(message.find("attn_recal"), std::string::npos) << message;
+    EXPECT_NE(message.find("did you mean 'attn_recall'"), std::string::npos) << message;
+  }
+}
+
 }  // namespace
