@@ -10,6 +10,7 @@
 #include "framework/config/params.h"
 #include "framework/config/strict_yaml.h"
 #include "framework/config/suggest.h"
+#include "framework/core/text.h"
 #include "framework/config/workload_config.h"
 
 namespace unisparse {
@@ -71,12 +72,6 @@ SweepDraft read_sweep_file(const std::string& path) {
   return draft;
 }
 
-std::string trim(std::string_view text) {
-  const size_t first = text.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  return std::string(text.substr(first, text.find_last_not_of(" \t") - first + 1));
-}
-
 // Replaces (or, with nullopt, removes) the entries for `key`, keeping the order of the others.
 // The list is rebuilt by copy construction on purpose: assigning a YAML::Node writes through to the
 // node it refers to, so erase/assign on a vector of nodes would corrupt the parsed document.
@@ -96,7 +91,7 @@ void apply_override(SweepDraft& draft, const Override& change) {
   const std::string flag = change.kind == Override::axis ? "-a " : "--set ";
   const YamlSource source = YamlSource::command_line(flag + change.text);
   const size_t equals = change.text.find('=');
-  std::string key = trim(std::string_view(change.text).substr(0, equals));
+  std::string key(trim(std::string_view(change.text).substr(0, equals)));
   if (equals == std::string::npos || key.empty())
     throw source.error(YAML::Node(), key, "expected key=value");
   const std::string section = change.kind == Override::axis ? "axes." : "fixed.";

@@ -4,15 +4,10 @@
 #include <cmath>
 #include <system_error>
 
+#include "framework/core/text.h"
+
 namespace unisparse {
 namespace {
-
-std::string_view trim(std::string_view text) {
-  const size_t first = text.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  const size_t last = text.find_last_not_of(" \t");
-  return text.substr(first, last - first + 1);
-}
 
 template <class T>
 T parse_whole(std::string_view text, const char* expected) {

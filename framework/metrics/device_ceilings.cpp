@@ -7,18 +7,9 @@
 #include <string_view>
 
 #include "framework/core/error.h"
+#include "framework/core/text.h"
 
 namespace unisparse {
-namespace {
-
-std::string_view trim(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t\r");
-  if (first == std::string_view::npos) return {};
-  const auto last = text.find_last_not_of(" \t\r");
-  return text.substr(first, last - first + 1);
-}
-
-}  // namespace
 
 DeviceCeilings load_device_ceilings(const std::string& yaml_path) {
   std::ifstream file(yaml_path);

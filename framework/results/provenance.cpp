@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "framework/core/text.h"
 #include "framework/results/version.h"
 
 namespace unisparse {
@@ -42,13 +43,6 @@ std::optional<std::string> command_output(const std::string& command) {
   return output;
 }
 
-std::string trimmed(const std::string& text) {
-  const size_t first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return "";
-  const size_t last = text.find_last_not_of(" \t\r\n");
-  return text.substr(first, last - first + 1);
-}
-
 std::string format_utc_now(const char* format) {
   const std::time_t now = std::time(nullptr);
   std::tm utc{};
@@ -63,7 +57,7 @@ std::string format_utc_now(const char* format) {
 nlohmann::json git_provenance(const std::string& source_dir) {
   const std::string git = "git -C " + shell_quote(source_dir) + " ";
   const auto sha = command_output(git + "rev-parse HEAD 2>/dev/null");
-  if (!sha || trimmed(*sha).empty()) {
+  if (!sha || trim(*sha).empty()) {
     // A copy of the tree without .git (e.g. shipped to a GPU machine) gets the commit it was made
     // from through the environment.
     if (const char* given = std::getenv("UNISPARSE_GIT_SHA"); given && *given)
@@ -73,8 +67,8 @@ nlohmann::json git_provenance(const std::string& source_dir) {
   // Untracked files (build folders, results) do not make the code that ran differ from the commit.
   const auto changes = command_output(git + "status --porcelain --untracked-files=no 2>/dev/null");
   nlohmann::json dirty = nullptr;
-  if (changes) dirty = !trimmed(*changes).empty();
-  return {{"sha", trimmed(*sha)}, {"dirty", dirty}};
+  if (changes) dirty = !trim(*changes).empty();
+  return {{"sha", std::string(trim(*sha))}, {"dirty", dirty}};
 }
 
 nlohmann::json host_provenance() {
