@@ -64,12 +64,9 @@ int run_command(const std::vector<std::string>& args, const std::vector<std::str
   std::vector<Override> overrides;
   for (const std::string& text : axis_overrides) overrides.push_back({Override::axis, text});
   for (const std::string& text : fixed_overrides) overrides.push_back({Override::fixed, text});
-  SweepConfig sweep = load_sweep(sweep_path, overrides, configs_dir);
-  if (!backend.empty()) {
-    if (backend != "cpu" && backend != "cuda")
-      throw InputError("<command line>: --backend '" + backend + "': expected cpu or cuda");
-    sweep.backends = {backend};
-  }
+  // --backend is the override of the sweep's backends list, validated like one.
+  if (!backend.empty()) overrides.push_back({Override::fixed, "backends=[" + backend + "]"});
+  const SweepConfig sweep = load_sweep(sweep_path, overrides, configs_dir);
   RunnerOptions options;
   options.results_root = results_root.empty() ? source_dir + "/results" : results_root;
   options.run_id = run_id;
