@@ -11,6 +11,7 @@
 
 #include "framework/backend/backend.h"
 #include "framework/config/params.h"
+#include "framework/config/strict_yaml.h"
 #include "framework/core/error.h"
 #include "framework/core/kv_quant.h"
 #include "framework/metrics/accuracy.h"
@@ -77,14 +78,16 @@ DecodePlan decode_plan_for(const PointConfig& point, const Workload& workload) {
   return plan;
 }
 
+// configs/devices/<name>.yaml of the longest <name> that the device description contains
+// ("NVIDIA H200, 132 SMs, ..." -> h200.yaml, "cpu (2 threads)" -> cpu.yaml); "" when none does.
 std::string ceilings_file(const std::string& source_dir, const std::string& device) {
   std::string lower = device;
   std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-  const char* known[] = {"h200", "h100", "a100"};
-  for (const char* name : known)
-    if (lower.find(name) != std::string::npos)
-      return source_dir + "/configs/devices/" + name + ".yaml";
-  return "";
+  const std::string dir = source_dir + "/configs/devices";
+  std::string best;
+  for (const std::string& name : yaml_names_in(dir))
+    if (lower.find(name) != std::string::npos && name.size() > best.size()) best = name;
+  return best.empty() ? "" : dir + "/" + best + ".yaml";
 }
 
 // The identity and every parameter of a point: the first columns of its row.
@@ -281,7 +284,7 @@ class SweepRunner {
       run_options.timing = config.timing;
       run_options.profile = options_.profile;
       run_options.label = sweep_.name + "." + std::to_string(point.point_id);
-      const DeviceCeilings ceilings = device_ceilings(engine.device_name());
+      const DeviceCeilings& ceilings = device_ceilings(row["device"].get<std::string>());
       if (config.phase == Phase::decode) {
         const DecodePlan plan = decode_plan_for(config, workload);
         DecodeRun run = engine.decode(workload, plan, run_options);
@@ -341,10 +344,15 @@ class SweepRunner {
     return *decode_reference_;
   }
 
-  DeviceCeilings device_ceilings(const std::string& device) {
-    const std::string file = ceilings_file(options_.source_dir, device);
-    if (file.empty() || !std::filesystem::exists(file)) return {};
-    return load_device_ceilings(file);
+  // Read once per device description, not per point.
+  const DeviceCeilings& device_ceilings(const std::string& device) {
+    auto found = ceilings_.find(device);
+    if (found == ceilings_.end()) {
+      const std::string file = ceilings_file(options_.source_dir, device);
+      const DeviceCeilings ceilings = file.empty() ? DeviceCeilings{} : load_device_ceilings(file);
+      found = ceilings_.emplace(device, ceilings).first;
+    }
+    return found->second;
   }
 
   const SweepConfig& sweep_;
@@ -353,6 +361,7 @@ class SweepRunner {
   std::unique_ptr<Workload> workload_;
   std::string workload_key_;
   std::unique_ptr<DecodeReference> decode_reference_;
+  std::map<std::string, DeviceCeilings> ceilings_;
   std::string run_dir_;
   std::string plans_dir_;  // empty unless plans are dumped
 };
