@@ -9,18 +9,13 @@
 
 #include "framework/core/kv_quant.h"
 #include "framework/core/parallel.h"
+#include "framework/core/statistics.h"
 #include "framework/sparse/cpu_decode.h"
 #include "framework/sparse/cpu_prefill.h"
 
 namespace unisparse {
 
 namespace {
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
 
 int measured_passes(const RunOptions& options) {
   return options.profile ? 1 : std::max(1, options.timing.min_iters);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/core/statistics.h"
 #include "kernels/common/cuda_check.h"
 
 namespace unisparse::cuda {
@@ -104,13 +105,6 @@ class L2Flusher {
   int generation_ = 0;
 };
 
-double median_of(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
-
 // Relative standard error of the median: 1.2533 * stddev / sqrt(n) / median (normal approximation).
 double relative_noise(const std::vector<double>& values) {
   const size_t n = values.size();
@@ -121,8 +115,8 @@ double relative_noise(const std::vector<double>& values) {
   double variance = 0;
   for (double v : values) variance += (v - mean) * (v - mean);
   variance /= (n - 1);
-  const double median = median_of(values);
-  return median > 0 ? 1.2533 * std::sqrt(variance / n) / median : INFINITY;
+  const double middle = median(values);
+  return middle > 0 ? 1.2533 * std::sqrt(variance / n) / middle : INFINITY;
 }
 
 }  // namespace
@@ -192,10 +186,10 @@ GpuTiming time_gpu(const std::function<void(cudaStream_t)>& launch, const Timing
   cudaEventDestroy(end);
 
   timing.iterations = static_cast<int>(totals_us.size());
-  timing.median_us = median_of(totals_us);
+  timing.median_us = median(totals_us);
   timing.min_us = *std::min_element(totals_us.begin(), totals_us.end());
   timing.max_us = *std::max_element(totals_us.begin(), totals_us.end());
-  for (const auto& [phase, values] : phase_us) timing.phase_median_us[phase] = median_of(values);
+  for (const auto& [phase, values] : phase_us) timing.phase_median_us[phase] = median(values);
   return timing;
 }
 
