@@ -29,11 +29,7 @@ double phase_or_zero(const GpuTiming& timing, const std::string& phase) {
 // costs (1/R) * (step with selection) + (1 - 1/R) * (step without).
 PhaseTimes time_decode_step(DecodeRunner& runner, int step, int reuse_interval,
                             const RunOptions& options, cudaStream_t stream) {
-  TimingConfig timing = options.timing;
-  if (options.profile) {
-    disable_cupti();
-    timing.min_iters = timing.max_iters = 1;
-  }
+  const TimingConfig timing = timing_for(options);
   const GpuTiming plain =
       time_gpu([&](cudaStream_t) { runner.enqueue_step(step, false); }, timing, stream,
                decode_phase_of_kernel());

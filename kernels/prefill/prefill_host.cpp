@@ -142,13 +142,14 @@ PrefillRun cuda_prefill(const Workload& workload, const PrefillPlan& plan, const
                                       cudaMemcpyDeviceToHost));
       run.out.push_back(std::move(result));
     }
-    if (options.profile) {
-      const NvtxRange range(options.label, "attention");
-      launch(stream);
-      UNISPARSE_CUDA_CHECK(cudaStreamSynchronize(stream));
-    } else if (options.measure) {
-      const GpuTiming timing =
-          time_gpu(launch, options.timing, stream, {{kPrefillKernelName, "attention"}});
+    if (options.measure) {
+      // The same measurement as decode; in profiling mode one iteration, CUPTI off, NVTX on.
+      const auto timed_launch = [&](cudaStream_t on) {
+        const NvtxRange range(options.label, "attention");
+        launch(on);
+      };
+      const GpuTiming timing = time_gpu(timed_launch, timing_for(options), stream,
+                                        {{kPrefillKernelName, "attention"}});
       const auto attention = timing.phase_median_us.find("attention");
       run.times.attention_us =
           attention != timing.phase_median_us.end() ? attention->second : timing.median_us;

@@ -131,6 +131,15 @@ void disable_cupti() {
   cupti_state = CuptiState::unavailable;
 }
 
+TimingConfig timing_for(const RunOptions& options) {
+  TimingConfig timing = options.timing;
+  if (options.profile) {
+    disable_cupti();
+    timing.min_iters = timing.max_iters = 1;
+  }
+  return timing;
+}
+
 GpuTiming time_gpu(const std::function<void(cudaStream_t)>& launch, const TimingConfig& options,
                    cudaStream_t stream, const std::map<std::string, std::string>& phase_of_kernel) {
   L2Flusher flusher;

@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 
+#include "framework/backend/backend.h"
 #include "framework/config/point.h"
 
 namespace unisparse::cuda {
@@ -35,5 +36,9 @@ GpuTiming time_gpu(const std::function<void(cudaStream_t)>& launch, const Timing
 // UNISPARSE_TIMER=cuda_event or by profile mode).
 bool cupti_available();
 void disable_cupti();
+
+// The timing a run asks for. Profiling mode is one measured iteration after warm-up with CUPTI off,
+// so that Nsight Compute can subscribe; otherwise options.timing as given.
+TimingConfig timing_for(const RunOptions& options);
 
 }  // namespace unisparse::cuda
