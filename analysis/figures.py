@@ -3,13 +3,17 @@
 
     figures.py [--results results] [--out results/figures]
 
-Writes PNG and PDF of each figure into OUT, plus OUT/reuse_table.md:
+Writes PNG and PDF of each figure into OUT, plus OUT/reuse_table.md and OUT/quant_page_table.md:
   (a) a_accuracy_vs_page_size        flat vs hierarchical pages at one budget (decode_tradeoff)
   (b) b_accuracy_vs_reuse_interval   accuracy vs reuse interval at two budgets (decode_tradeoff)
   (c) c_decode_latency_vs_context    decode step time per mode, batch panels, torch SDPA reference
   (d) d_prefill_latency_vs_context   dense and streaming prefill beside SDPA flash/cuDNN and Flex
   (e) e_decode_latency_breakdown     stacked per-phase decode step time per mode and context
   (f) f_pareto_accuracy_latency      accuracy-latency Pareto front over the trade-off knobs
+  (g) g_quant_decode_speedup         dense decode step time per KV dtype, speedup over fp16, GB/s
+  (h) h_quant_latency_vs_page_size   step time vs page size per KV dtype and context (LServe Table 1)
+  (i) i_quant_paging_accuracy        flat vs hierarchical paging with fp16 and int4 KV (quant_paging,
+                                     else the CPU run quant_paging_cpu)
 A figure whose GPU runs are missing is drawn from CPU rows (the title says so); one whose data is
 missing altogether is skipped with a printed reason. Prints which run each figure used and the
 files written.
@@ -26,9 +30,12 @@ from figures_accuracy import plot_page_size_accuracy, plot_reuse_accuracy  # noq
 from figures_latency import (plot_decode_breakdown, plot_decode_latency,  # noqa: E402
                              plot_prefill_latency)
 from figures_pareto import plot_pareto  # noqa: E402
+from figures_quant import (plot_quant_decode_speedup,  # noqa: E402
+                           plot_quant_latency_vs_page_size, plot_quant_paging_accuracy)
 
 FIGURES = [plot_page_size_accuracy, plot_reuse_accuracy, plot_decode_latency, plot_prefill_latency,
-           plot_decode_breakdown, plot_pareto]
+           plot_decode_breakdown, plot_pareto, plot_quant_decode_speedup,
+           plot_quant_latency_vs_page_size, plot_quant_paging_accuracy]
 
 
 def make_figures(results_dir, out_dir):

@@ -76,11 +76,14 @@ CudaBackend::~CudaBackend() { cudaStreamDestroy(stream_); }
 DecodeRun CudaBackend::decode(const Workload& workload, const DecodePlan& plan,
                               const RunOptions& options) {
   if (workload.dtype != DType::fp16 && workload.dtype != DType::bf16)
-    throw Unsupported("cuda decode: kv_dtype " + std::string(to_string(workload.dtype)) +
+    throw Unsupported("cuda decode: dtype " + std::string(to_string(workload.dtype)) +
                       " is not implemented (fp16, bf16)");
-  if (is_quantized(plan.kv_storage))
-    throw Unsupported("cuda decode: kv_dtype " + std::string(to_string(plan.kv_storage)) +
-                      " is not implemented yet (the cpu backend has it)");
+  // A float cache holds the workload's values as they are (fp32 in a plan means just that).
+  if (!is_quantized(plan.kv_storage) && plan.kv_storage != DType::fp32 &&
+      plan.kv_storage != workload.dtype)
+    throw Unsupported("cuda decode: a float KV cache is stored in the workload dtype " +
+                      std::string(to_string(workload.dtype)) + ", not " +
+                      std::string(to_string(plan.kv_storage)));
   DecodeRunner runner(workload, plan, stream_, options.label);
   DecodeRun run;
   for (int step = 0; step < workload.decode_steps; ++step) {

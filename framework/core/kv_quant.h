@@ -36,6 +36,12 @@ void dequantize_row(const QuantizedRow& row, DType format, std::span<float> out)
 void quantize_dequantize_row(std::span<const float> in, DType format, float fp8_scale,
                              std::span<float> out);
 
+// Bytes stored beside each quantized [head_dim] row: the fp32 (scale, zero) of int8 / int4; 0 for
+// the other formats (fp8's scale is one per sequence and KV head).
+inline double kv_row_parameter_bytes(DType format) {
+  return format == DType::int8 || format == DType::int4 ? 2 * sizeof(float) : 0.0;
+}
+
 // e4m3fn with round to nearest even; finite values beyond ±448 and infinities saturate to ±448, NaN
 // becomes 0x7f (with the input's sign).
 uint8_t float_to_e4m3(float value);

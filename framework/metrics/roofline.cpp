@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "framework/core/dtype.h"
+#include "framework/core/kv_quant.h"
 
 namespace unisparse {
 namespace {
@@ -66,7 +67,8 @@ RooflineModel decode_roofline(const Workload& workload, const DecodePlan& plan,
     throw std::invalid_argument("decode_roofline: selections do not cover every decode step");
 
   const double head_dim = shape.head_dim;
-  const double kv_token_bytes = 2.0 * head_dim * bytes_per_element(kv_dtype);  // K and V
+  // K and V rows, each with its dequantization parameters.
+  const double kv_token_bytes = 2.0 * (head_dim * bytes_per_element(kv_dtype) + kv_row_parameter_bytes(kv_dtype));
   const double statistics_page_bytes = 2.0 * head_dim * kStatisticBytes;       // kmax and kmin
   const bool selects_pages = uses_page_selection(plan.mode);
   const double reuse_interval = std::max(plan.policy.reuse_interval, 1);

@@ -14,6 +14,7 @@ struct RooflineModel {
 // Decode, per step (averaged over the steps) and summed over every sequence of the batch:
 //  bytes = K and V of each (sequence, KV head)'s attended token union, read once (with
 //          per-query-head selection the union of the group's pages), at bytes_per_element(kv_dtype)
+//          plus each row's dequantization parameters (kv_row_parameter_bytes)
 //        + the key statistics the selector reads (kmax and kmin: 2 * head_dim fp16 values per
 //          logical page of each dense KV head), amortised over the reuse interval
 //        + Q read and O written (workload dtype);

@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "framework/core/kv_quant.h"
 #include "kernels/cache/token_slot.cuh"
 #include "kernels/common/dispatch.h"
 #include "kernels/common/vector_load.cuh"
@@ -12,23 +13,50 @@
 namespace unisparse::cuda {
 namespace {
 
-// grid (ceil(tokens / blockDim.y), rows-to-write = 1), block (head_dim, tokens per block).
+constexpr int kWarpsPerBlock = 8;  // token rows written per block, one warp each
+
+// Where token `token` of pool row `row` is stored: its row of bytes and the index of its
+// (scale, zero) pair.
+struct StoredToken {
+  int64_t row_offset;  // bytes into keys / values
+  int64_t param_index;
+};
 template <class KvType>
+__device__ __forceinline__ StoredToken stored_token(const PagedKvView<KvType>& pool, int row,
+                                                            int token) {
+  const TokenSlot slot = token_slot(pool, row, token);
+  const int64_t index = int64_t(slot.physical_page) * pool.page_size + slot.offset;
+  return {index * pool.row_bytes, index};
+}
+
+// One warp stores the key and the value row of token `token` of pool row `row` from fp32 sources.
+template <class KvType, class Storage>
+__device__ __forceinline__ void store_token(const PagedKvView<KvType>& pool, int row, int token,
+                                            const float* key, const float* value, int lane) {
+  const StoredToken at = stored_token(pool, row, token);
+  constexpr bool params = Storage::kTokenParams;
+  store_token_row<Storage>(key, pool.head_dim, pool.keys + at.row_offset,
+                           params ? pool.maybe_key_params + at.param_index : nullptr,
+                           Storage::kRowScale ? pool.maybe_key_row_scale[row] : 1.0f, lane);
+  store_token_row<Storage>(value, pool.head_dim, pool.values + at.row_offset,
+                           params ? pool.maybe_value_params + at.param_index : nullptr,
+                           Storage::kRowScale ? pool.maybe_value_row_scale[row] : 1.0f, lane);
+}
+
+// grid (ceil(tokens / kWarpsPerBlock)), block (32, kWarpsPerBlock): one warp per token row.
+template <class KvType, class Storage>
 __global__ void prefill_scatter_kernel(PagedKvView<KvType> pool, int row, const float* keys,
                                        const float* values, int num_tokens, int first_kept_token) {
-  const int token = blockIdx.x * blockDim.y + threadIdx.y;
-  const int channel = threadIdx.x;
-  if (token >= num_tokens || channel >= pool.head_dim) return;
+  const int token = blockIdx.x * kWarpsPerBlock + threadIdx.y;
+  if (token >= num_tokens) return;
   // Streaming rows keep the sink and the tokens a later local window can still reach.
   if (pool.streaming && token >= pool.sink_tokens && token < first_kept_token) return;
-  const TokenSlot slot = token_slot(pool, row, token);
-  const int64_t at = (int64_t(slot.physical_page) * pool.page_size + slot.offset) * pool.head_dim + channel;
-  pool.keys[at] = from_float<KvType>(keys[int64_t(token) * pool.head_dim + channel]);
-  pool.values[at] = from_float<KvType>(values[int64_t(token) * pool.head_dim + channel]);
+  const int64_t source = int64_t(token) * pool.head_dim;
+  store_token<KvType, Storage>(pool, row, token, keys + source, values + source, threadIdx.x);
 }
 
 // grid (ceil(logical pages / blockDim.y)), block (head_dim, logical pages per block): kmax/kmin over
-// the tokens of one logical page present so far.
+// the tokens of one logical page present so far, from the keys before quantization.
 template <class KvType>
 __global__ void prefill_key_stats_kernel(PagedKvView<KvType> pool, int row, const float* keys,
                                          int num_tokens) {
@@ -48,31 +76,6 @@ __global__ void prefill_key_stats_kernel(PagedKvView<KvType> pool, int row, cons
   pool.maybe_key_min[at] = from_float<KvType>(key_min);
 }
 
-// Token `position` of one pool row: row takes row source_row[row] of new_keys/new_values [*, head_dim]
-// and updates the statistics of its logical page. One thread per channel. Rewriting the same position
-// twice leaves the cache unchanged, which the steady-state timing relies on.
-template <class KvType>
-__device__ __forceinline__ void append_token(const PagedKvView<KvType>& pool, int row, int channel,
-                                             const float* new_keys, const float* new_values,
-                                             const int32_t* source_row, int position) {
-  if (channel >= pool.head_dim) return;
-  const int64_t source = int64_t(source_row[row]) * pool.head_dim + channel;
-  const KvType key = from_float<KvType>(new_keys[source]);
-  const TokenSlot slot = token_slot(pool, row, position);
-  const int64_t at = (int64_t(slot.physical_page) * pool.page_size + slot.offset) * pool.head_dim + channel;
-  pool.keys[at] = key;
-  pool.values[at] = from_float<KvType>(new_values[source]);
-  if (pool.maybe_key_max == nullptr) return;
-  const int logical_page = position / pool.logical_page_size;
-  const int64_t stat = (int64_t(row) * pool.head_dim + channel) * pool.logical_pages_per_row + logical_page;
-  const bool opens_logical_page = position % pool.logical_page_size == 0;
-  const float value = to_float(key);
-  pool.maybe_key_max[stat] =
-      opens_logical_page ? key : from_float<KvType>(fmaxf(to_float(pool.maybe_key_max[stat]), value));
-  pool.maybe_key_min[stat] =
-      opens_logical_page ? key : from_float<KvType>(fminf(to_float(pool.maybe_key_min[stat]), value));
-}
-
 template <class KvType>
 struct AppendTarget {
   PagedKvView<KvType> pool;
@@ -80,29 +83,68 @@ struct AppendTarget {
   int rows;
 };
 
-// grid (first.rows + second.rows), block (head_dim): both pools of a step in one launch (the
-// second may have no rows).
-template <class KvType>
+// Token `position` of one pool row: the row takes row source_row[row] of new_keys/new_values
+// [*, head_dim], quantized into the storage format, and updates the statistics of its logical page
+// from the key before quantization. One warp per row. Rewriting the same position twice leaves the
+// cache unchanged, which the steady-state timing relies on.
+template <class KvType, class Storage>
+__device__ __forceinline__ void append_token(const AppendTarget<KvType>& target, int row, int lane,
+                                             const float* new_keys, const float* new_values,
+                                             int position) {
+  const PagedKvView<KvType>& pool = target.pool;
+  const int64_t source = int64_t(target.source_row[row]) * pool.head_dim;
+  store_token<KvType, Storage>(pool, row, position, new_keys + source, new_values + source, lane);
+  if (pool.maybe_key_max == nullptr) return;
+  const int logical_page = position / pool.logical_page_size;
+  const bool opens_logical_page = position % pool.logical_page_size == 0;
+  for (int channel = lane; channel < pool.head_dim; channel += 32) {
+    const KvType key = from_float<KvType>(new_keys[source + channel]);
+    const int64_t stat = (int64_t(row) * pool.head_dim + channel) * pool.logical_pages_per_row + logical_page;
+    const float value = to_float(key);
+    pool.maybe_key_max[stat] =
+        opens_logical_page ? key : from_float<KvType>(fmaxf(to_float(pool.maybe_key_max[stat]), value));
+    pool.maybe_key_min[stat] =
+        opens_logical_page ? key : from_float<KvType>(fminf(to_float(pool.maybe_key_min[stat]), value));
+  }
+}
+
+// grid ceil((first.rows + second.rows) / kWarpsPerBlock), block (32, kWarpsPerBlock): both pools of
+// a step in one launch (the second may have no rows), one warp per pool row.
+template <class KvType, class Storage>
 __global__ void append_kernel(AppendTarget<KvType> first, AppendTarget<KvType> second,
                               const float* new_keys, const float* new_values, int position) {
-  const int block = blockIdx.x;
-  if (block < first.rows)
-    append_token(first.pool, block, threadIdx.x, new_keys, new_values, first.source_row, position);
-  else
-    append_token(second.pool, block - first.rows, threadIdx.x, new_keys, new_values, second.source_row,
-                 position);
+  const int row = blockIdx.x * kWarpsPerBlock + threadIdx.y;
+  if (row < first.rows)
+    append_token<KvType, Storage>(first, row, threadIdx.x, new_keys, new_values, position);
+  else if (row < first.rows + second.rows)
+    append_token<KvType, Storage>(second, row - first.rows, threadIdx.x, new_keys, new_values, position);
 }
 
 }  // namespace
 
-PagedKvCache::PagedKvCache(DType kv_dtype, const PoolShape& shape, uint64_t seed)
-    : kv_dtype_(kv_dtype), shape_(shape) {
-  UNISPARSE_DISPATCH_KV_DTYPE(kv_dtype, KvType, [] {});  // rejects other storage types up front
+PagedKvCache::PagedKvCache(DType stats_dtype, DType storage, const PoolShape& shape, uint64_t seed)
+    : stats_dtype_(stats_dtype), storage_(storage), shape_(shape) {
+  UNISPARSE_DISPATCH_KV_DTYPE(stats_dtype, KvType, [] {});  // rejects other types up front
+  if (!is_quantized(storage) && storage != stats_dtype)
+    throw Unsupported("cuda cache: a float KV cache is stored in the workload dtype (" +
+                      std::string(to_string(stats_dtype)) + "), not " + std::string(to_string(storage)));
+  UNISPARSE_DISPATCH_KV_STORAGE(storage, Storage, [&] {
+    if (shape.head_dim % 8 != 0) throw Unsupported("cuda cache: head_dim must be a multiple of 8");
+    row_bytes_ = row_bytes<Storage>(shape.head_dim);
+  });
   const int64_t pages_per_row = shape.pages_per_row();
   const int64_t num_pages = int64_t(shape.rows) * pages_per_row;
-  const int64_t page_elements = int64_t(shape.page_size) * shape.head_dim;
-  keys_.resize(num_pages * page_elements);
-  values_.resize(num_pages * page_elements);
+  const int64_t page_tokens = num_pages * shape.page_size;
+  keys_.resize(page_tokens * row_bytes_);
+  values_.resize(page_tokens * row_bytes_);
+  if (storage == DType::int8 || storage == DType::int4) {
+    key_params_.resize(page_tokens);
+    value_params_.resize(page_tokens);
+  }
+  if (storage == DType::fp8) {
+    key_row_scale_.upload(std::vector<float>(shape.rows, 1.0f));
+    value_row_scale_.upload(std::vector<float>(shape.rows, 1.0f));
+  }
   if (shape.logical_page_size > 0) {
     key_max_.resize(int64_t(shape.rows) * shape.head_dim * shape.logical_pages_per_row());
     key_min_.resize(key_max_.size());
@@ -116,17 +158,27 @@ PagedKvCache::PagedKvCache(DType kv_dtype, const PoolShape& shape, uint64_t seed
   page_indices_.upload(page_indices);
 }
 
+int64_t PagedKvCache::bytes_per_token() const {
+  return 2 * (row_bytes_ + (key_params_.size() ? int64_t(sizeof(float2)) : 0));
+}
+
 template <class KvType>
 PagedKvView<KvType> PagedKvCache::view() {
   const bool stats = shape_.logical_page_size > 0;
-  return {reinterpret_cast<KvType*>(keys_.data()),
-          reinterpret_cast<KvType*>(values_.data()),
+  auto or_null = [](auto& buffer) { return buffer.size() ? buffer.data() : nullptr; };
+  return {keys_.data(),
+          values_.data(),
+          or_null(key_params_),
+          or_null(value_params_),
+          or_null(key_row_scale_),
+          or_null(value_row_scale_),
           page_indptr_.data(),
           page_indices_.data(),
           stats ? reinterpret_cast<KvType*>(key_max_.data()) : nullptr,
           stats ? reinterpret_cast<KvType*>(key_min_.data()) : nullptr,
           shape_.page_size,
           shape_.head_dim,
+          row_bytes_,
           shape_.logical_page_size,
           shape_.logical_pages_per_row(),
           shape_.kind == PoolKind::streaming,
@@ -139,8 +191,16 @@ template PagedKvView<__nv_bfloat16> PagedKvCache::view();
 
 void PagedKvCache::write_prefill(int row, const float* keys, const float* values, int num_tokens,
                                  cudaStream_t stream) {
-  if (num_tokens == 0) return;
   const size_t count = size_t(num_tokens) * shape_.head_dim;
+  if (storage_ == DType::fp8) {
+    // Synchronous copies: the scales live on this stack frame.
+    const float key_scale = e4m3_scale({keys, count}), value_scale = e4m3_scale({values, count});
+    UNISPARSE_CUDA_CHECK(cudaMemcpy(key_row_scale_.data() + row, &key_scale, sizeof(float),
+                                    cudaMemcpyHostToDevice));
+    UNISPARSE_CUDA_CHECK(cudaMemcpy(value_row_scale_.data() + row, &value_scale, sizeof(float),
+                                    cudaMemcpyHostToDevice));
+  }
+  if (num_tokens == 0) return;
   if (staging_keys_.size() < count) {
     staging_keys_.resize(count);
     staging_values_.resize(count);
@@ -150,13 +210,16 @@ void PagedKvCache::write_prefill(int row, const float* keys, const float* values
   UNISPARSE_CUDA_CHECK(cudaMemcpyAsync(staging_values_.data(), values, count * sizeof(float),
                                        cudaMemcpyHostToDevice, stream));
   const int first_kept_token = std::max(0, num_tokens - shape_.local_tokens);
-  UNISPARSE_DISPATCH_KV_DTYPE(kv_dtype_, KvType, [&] {
+  UNISPARSE_DISPATCH_KV_DTYPE(stats_dtype_, KvType, [&] {
     const PagedKvView<KvType> pool = view<KvType>();
-    const dim3 block(shape_.head_dim, std::max(1, 256 / shape_.head_dim));
-    prefill_scatter_kernel<<<ceil_div(num_tokens, block.y), block, 0, stream>>>(
-        pool, row, staging_keys_.data(), staging_values_.data(), num_tokens, first_kept_token);
-    UNISPARSE_CUDA_CHECK_LAUNCH();
+    UNISPARSE_DISPATCH_KV_STORAGE(storage_, Storage, [&] {
+      prefill_scatter_kernel<KvType, Storage>
+          <<<ceil_div(num_tokens, kWarpsPerBlock), dim3(32, kWarpsPerBlock), 0, stream>>>(
+              pool, row, staging_keys_.data(), staging_values_.data(), num_tokens, first_kept_token);
+      UNISPARSE_CUDA_CHECK_LAUNCH();
+    });
     if (pool.maybe_key_max) {
+      const dim3 block(shape_.head_dim, std::max(1, 256 / shape_.head_dim));
       const int logical_pages = ceil_div(num_tokens, shape_.logical_page_size);
       prefill_key_stats_kernel<<<ceil_div(logical_pages, block.y), block, 0, stream>>>(
           pool, row, staging_keys_.data(), num_tokens);
@@ -176,20 +239,24 @@ void append_token_to_pools(PagedKvCache* maybe_first, const int32_t* first_sourc
     std::swap(first_source_row, second_source_row);
   }
   if (maybe_first == nullptr) return;
-  if (maybe_second && (maybe_second->kv_dtype() != maybe_first->kv_dtype() ||
+  if (maybe_second && (maybe_second->stats_dtype() != maybe_first->stats_dtype() ||
+                       maybe_second->storage() != maybe_first->storage() ||
                        maybe_second->shape().head_dim != maybe_first->shape().head_dim))
-    throw Unsupported("cuda decode: pools of one step must share the KV type and head_dim");
-  UNISPARSE_DISPATCH_KV_DTYPE(maybe_first->kv_dtype(), KvType, [&] {
+    throw Unsupported("cuda decode: pools of one step must share the KV types and head_dim");
+  UNISPARSE_DISPATCH_KV_DTYPE(maybe_first->stats_dtype(), KvType, [&] {
     const AppendTarget<KvType> first{maybe_first->view<KvType>(), first_source_row,
                                      maybe_first->shape().rows};
-    // An absent second pool gets no blocks; its view is never read.
+    // An absent second pool gets no rows; its view is never read.
     const AppendTarget<KvType> second =
         maybe_second ? AppendTarget<KvType>{maybe_second->view<KvType>(), second_source_row,
                                             maybe_second->shape().rows}
                      : AppendTarget<KvType>{first.pool, nullptr, 0};
-    append_kernel<<<first.rows + second.rows, maybe_first->shape().head_dim, 0, stream>>>(
-        first, second, new_keys, new_values, position);
-    UNISPARSE_CUDA_CHECK_LAUNCH();
+    UNISPARSE_DISPATCH_KV_STORAGE(maybe_first->storage(), Storage, [&] {
+      append_kernel<KvType, Storage>
+          <<<ceil_div(first.rows + second.rows, kWarpsPerBlock), dim3(32, kWarpsPerBlock), 0, stream>>>(
+              first, second, new_keys, new_values, position);
+      UNISPARSE_CUDA_CHECK_LAUNCH();
+    });
   });
 }
 

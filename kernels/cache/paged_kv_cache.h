@@ -38,17 +38,24 @@ struct PoolShape {
   }
 };
 
-// What kernels read: raw pointers into the pool (KvType is __half or __nv_bfloat16).
+// What kernels read: raw pointers into the pool. KvType (__half or __nv_bfloat16) is the type of the
+// key statistics, the workload's dtype; the K/V rows are in the pool's storage format
+// (kernels/common/kv_storage.cuh), row_bytes bytes a token.
 template <class KvType>
 struct PagedKvView {
-  KvType* keys;           // [num_pages, page_size, head_dim]
-  KvType* values;         // [num_pages, page_size, head_dim]
+  uint8_t* keys;          // [num_pages, page_size, row_bytes]
+  uint8_t* values;        // [num_pages, page_size, row_bytes]
+  float2* maybe_key_params;    // int8 / int4: [num_pages, page_size] (scale, zero) of each token row
+  float2* maybe_value_params;  // int8 / int4: [num_pages, page_size]
+  float* maybe_key_row_scale;    // fp8: [rows] one scale per (sequence, KV head)
+  float* maybe_value_row_scale;  // fp8: [rows]
   const int32_t* page_indptr;   // [rows + 1]
   const int32_t* page_indices;  // [rows * pages_per_row] physical page ids, logical order
   KvType* maybe_key_max;  // [rows, head_dim, logical_pages_per_row] (nullptr without statistics)
   KvType* maybe_key_min;  // [rows, head_dim, logical_pages_per_row]
   int page_size;
   int head_dim;
+  int row_bytes;
   int logical_page_size;
   int logical_pages_per_row;
   int streaming;  // 1: sink pages then a ring of ring_pages pages
@@ -59,30 +66,41 @@ struct PagedKvView {
 
 class PagedKvCache {
  public:
-  // Physical pages are handed out in a shuffled order (fixed seed) so that the kernels are exercised
-  // through the page table, as after real allocation churn.
-  PagedKvCache(DType kv_dtype, const PoolShape& shape, uint64_t seed);
+  // stats_dtype (fp16 or bf16, the workload's) types the key statistics; storage is the K/V format:
+  // stats_dtype itself or int8, int4, fp8. Physical pages are handed out in a shuffled order (fixed
+  // seed) so that the kernels are exercised through the page table, as after real allocation churn.
+  PagedKvCache(DType stats_dtype, DType storage, const PoolShape& shape, uint64_t seed);
 
-  // Writes tokens [0, num_tokens) of one row from host rows keys/values [num_tokens, head_dim] and
-  // computes that row's key statistics. Streaming pools keep only what sink + local will read.
+  // Writes tokens [0, num_tokens) of one row from host rows keys/values [num_tokens, head_dim],
+  // quantizing them into the storage format, and computes that row's key statistics from the keys
+  // before quantization. Streaming pools keep only what sink + local will read. fp8 takes the row's
+  // scales from all num_tokens keys and values (e4m3_scale), as the CPU backend does.
   void write_prefill(int row, const float* keys, const float* values, int num_tokens,
                      cudaStream_t stream);
   const PoolShape& shape() const { return shape_; }
-  DType kv_dtype() const { return kv_dtype_; }
+  DType stats_dtype() const { return stats_dtype_; }
+  DType storage() const { return storage_; }
+  // Bytes of one token's K and V rows of one head, with their dequantization parameters.
+  int64_t bytes_per_token() const;
   template <class KvType>
   PagedKvView<KvType> view();
 
  private:
-  DType kv_dtype_;
+  DType stats_dtype_, storage_;
   PoolShape shape_;
-  DeviceBuffer<uint16_t> keys_, values_, key_max_, key_min_;
+  int row_bytes_ = 0;
+  DeviceBuffer<uint8_t> keys_, values_;
+  DeviceBuffer<float2> key_params_, value_params_;
+  DeviceBuffer<float> key_row_scale_, value_row_scale_;
+  DeviceBuffer<uint16_t> key_max_, key_min_;
   DeviceBuffer<int32_t> page_indptr_, page_indices_;
   DeviceBuffer<float> staging_keys_, staging_values_;
 };
 
 // Appends token `position` to every row of one or two pools (either may be null) with one launch:
 // row r of a pool takes row source_row[r] of new_keys/new_values [*, head_dim] (device, fp32), and
-// updates the statistics of its logical page. Both pools must share the KV type and head_dim.
+// updates the statistics of its logical page (from the unquantized key). Both pools must share the
+// statistics type, the storage format and head_dim.
 void append_token_to_pools(PagedKvCache* maybe_first, const int32_t* first_source_row,
                            PagedKvCache* maybe_second, const int32_t* second_source_row,
                            const float* new_keys, const float* new_values, int position,

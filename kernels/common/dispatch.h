@@ -8,6 +8,7 @@
 
 #include "framework/core/error.h"
 #include "framework/core/types.h"
+#include "kernels/common/kv_storage.cuh"
 
 #define UNISPARSE_DISPATCH_KV_DTYPE(dtype, KvType, ...)                                       \
   [&] {                                                                                        \
@@ -18,6 +19,22 @@
         throw ::unisparse::Unsupported("cuda decode: kv_dtype " +                              \
                                        std::string(::unisparse::to_string(dtype)) +            \
                                        " is not implemented (fp16, bf16)");                    \
+    }                                                                                          \
+  }()
+
+// The storage format of the KV cache (kernels/common/kv_storage.cuh).
+#define UNISPARSE_DISPATCH_KV_STORAGE(format, Storage, ...)                                  \
+  [&] {                                                                                        \
+    switch (format) {                                                                          \
+      case ::unisparse::DType::fp16: { using Storage = Float16Storage<__half>; return __VA_ARGS__(); } \
+      case ::unisparse::DType::bf16: { using Storage = Float16Storage<__nv_bfloat16>; return __VA_ARGS__(); } \
+      case ::unisparse::DType::int8: { using Storage = Int8Storage; return __VA_ARGS__(); }   \
+      case ::unisparse::DType::int4: { using Storage = Int4Storage; return __VA_ARGS__(); }   \
+      case ::unisparse::DType::fp8: { using Storage = Fp8Storage; return __VA_ARGS__(); }     \
+      default:                                                                                 \
+        throw ::unisparse::Unsupported("cuda: KV storage " +                                   \
+                                       std::string(::unisparse::to_string(format)) +           \
+                                       " is not implemented (fp16, bf16, int8, int4, fp8)");   \
     }                                                                                          \
   }()
 

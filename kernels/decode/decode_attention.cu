@@ -19,17 +19,20 @@ constexpr int kMaxMergeSplits = 256;  // DecodeRunner caps splits at this
 // products run on CUDA cores in fp32: tensor-core tiles would be padded from kGroup to 16 query rows
 // and save nothing while the loads are the limit.
 //
-// Thread layout: kChannelLanes lanes cover one token row with 16-byte loads (8 channels each), and
-// kTokenLanes rows are in flight per pass. Each token lane keeps its own online softmax (max, sum,
-// accumulator) over the tokens it visits, so the main loop has no block barrier; the K and V rows of
-// kPasses passes are loaded before any is used, to keep enough bytes in flight. The token lanes
-// are merged once at the end.
-template <class KvType, int kHeadDim, int kGroup, class Variant>
+// Thread layout: kChannelLanes lanes cover one token row, 8 channels each with one load (16 bytes of
+// fp16/bf16, 8 of int8/fp8, 4 of int4, dequantized in registers), and kTokenLanes rows are in flight
+// per pass. Each token lane keeps its own online softmax (max, sum, accumulator) over the tokens it
+// visits, so the main loop has no block barrier; the K and V rows of kPasses passes are loaded
+// before any is used, to keep enough bytes in flight: twice the passes for the narrower loads of
+// the 8- and 4-bit formats. The token lanes are merged once at the end.
+template <class Storage, int kHeadDim, int kGroup, class Variant>
 __global__ void __launch_bounds__(kThreads) decode_attention_kernel(
     const __grid_constant__ DecodeAttentionParams p) {
   constexpr int kChannelLanes = kHeadDim / 8;
   constexpr int kTokenLanes = kThreads / kChannelLanes;
-  constexpr int kPasses = 4;
+  using Raw = typename Storage::Raw;
+  constexpr int kRowBytes = row_bytes<Storage>(kHeadDim);
+  constexpr int kPasses = sizeof(Raw) == 16 || kGroup > 4 ? 4 : 8;
   __shared__ float lane_max[kTokenLanes][kGroup], lane_sum[kTokenLanes][kGroup];
   __shared__ float reduce[kTokenLanes][kGroup][kHeadDim];
 
@@ -58,8 +61,14 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(
     running_sum[g] = 0;
   }
 
-  const auto* keys = static_cast<const KvType*>(p.keys);
-  const auto* values = static_cast<const KvType*>(p.values);
+  const auto* keys = static_cast<const uint8_t*>(p.keys);
+  const auto* values = static_cast<const uint8_t*>(p.values);
+  // fp8: one scale per pool row; float formats ignore the parameters.
+  TokenParams key_row_params{1.0f, 0.0f}, value_row_params{1.0f, 0.0f};
+  if constexpr (Storage::kRowScale) {
+    key_row_params.scale = p.maybe_key_row_scale[pool_row];
+    value_row_params.scale = p.maybe_value_row_scale[pool_row];
+  }
   const int32_t* page_table = p.page_indices + p.page_indptr[pool_row];
   const int chunks = Variant::count(p, selection_row);
   const int first_chunk = blockIdx.x * p.chunks_per_split;
@@ -74,19 +83,27 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(
   }
   for (int c = first_chunk; c < last_chunk; ++c) {
     const Chunk chunk = next_chunk;
-    const int64_t page_offset = int64_t(next_physical_page) * p.page_size * kHeadDim;
-    const KvType* key_rows = keys + page_offset + chunk.begin * kHeadDim + channel_lane * 8;
-    const KvType* value_rows = values + page_offset + chunk.begin * kHeadDim + channel_lane * 8;
+    const int64_t first_token = int64_t(next_physical_page) * p.page_size + chunk.begin;
+    const uint8_t* key_rows = keys + first_token * kRowBytes + channel_lane * sizeof(Raw);
+    const uint8_t* value_rows = values + first_token * kRowBytes + channel_lane * sizeof(Raw);
     const int length = chunk.end - chunk.begin;
 
     for (int base = 0; base < length; base += kTokenLanes * kPasses) {
-      uint4 key_raw[kPasses], value_raw[kPasses];
+      Raw key_raw[kPasses], value_raw[kPasses];
+      // (scale, zero) of each token row (int8 / int4); the row's parameters otherwise.
+      TokenParams key_params[kPasses], value_params[kPasses];
 #pragma unroll
       for (int pass = 0; pass < kPasses; ++pass) {
         const int t = base + pass * kTokenLanes + token_lane;
+        key_params[pass] = key_row_params;
+        value_params[pass] = value_row_params;
         if (t < length) {
-          key_raw[pass] = *reinterpret_cast<const uint4*>(key_rows + t * kHeadDim);
-          value_raw[pass] = *reinterpret_cast<const uint4*>(value_rows + t * kHeadDim);
+          key_raw[pass] = *reinterpret_cast<const Raw*>(key_rows + t * kRowBytes);
+          value_raw[pass] = *reinterpret_cast<const Raw*>(value_rows + t * kRowBytes);
+          if constexpr (Storage::kTokenParams) {
+            key_params[pass] = as_token_params(p.maybe_key_params[first_token + t]);
+            value_params[pass] = as_token_params(p.maybe_value_params[first_token + t]);
+          }
         }
       }
       if (base == 0 && c + 1 < last_chunk) {
@@ -98,7 +115,7 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(
 #pragma unroll
       for (int pass = 0; pass < kPasses; ++pass) {
         float key[8];
-        unpack8_as_float<KvType>(key_raw[pass], key);
+        dequantize8<Storage>(key_raw[pass], key_params[pass], key);
 #pragma unroll
         for (int g = 0; g < kGroup; ++g) {
           float dot = 0;
@@ -128,7 +145,7 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(
       for (int pass = 0; pass < kPasses; ++pass) {
         if (base + pass * kTokenLanes + token_lane >= length) break;
         float value[8];
-        unpack8_as_float<KvType>(value_raw[pass], value);
+        dequantize8<Storage>(value_raw[pass], value_params[pass], value);
 #pragma unroll
         for (int g = 0; g < kGroup; ++g) {
           const float weight = exp2f(logit[pass][g] - running_max[g]);
@@ -250,24 +267,24 @@ __global__ void __launch_bounds__(kMergeThreads) decode_merge_kernel(const __gri
 }  // namespace
 
 void launch_decode_attention(const DecodeAttentionParams& params, DecodeVariant variant,
-                             DType kv_dtype, int head_dim, int heads_per_load, int pool_rows,
+                             DType storage, int head_dim, int heads_per_load, int pool_rows,
                              int num_splits, cudaStream_t stream) {
   if (pool_rows == 0) return;
   if (params.page_size > kMaxPageSize)
     throw Unsupported("cuda decode: page_size " + std::to_string(params.page_size) + " > 128");
   const dim3 grid(num_splits, pool_rows * (params.group_size / heads_per_load));
-  UNISPARSE_DISPATCH_KV_DTYPE(kv_dtype, KvType, [&] {
+  UNISPARSE_DISPATCH_KV_STORAGE(storage, Storage, [&] {
     UNISPARSE_DISPATCH_HEAD_DIM(head_dim, kHeadDim, [&] {
       UNISPARSE_DISPATCH_GROUP(heads_per_load, kGroup, [&] {
         switch (variant) {
           case DecodeVariant::all_pages:
-            decode_attention_kernel<KvType, kHeadDim, kGroup, AllPages><<<grid, kThreads, 0, stream>>>(params);
+            decode_attention_kernel<Storage, kHeadDim, kGroup, AllPages><<<grid, kThreads, 0, stream>>>(params);
             break;
           case DecodeVariant::selected_pages:
-            decode_attention_kernel<KvType, kHeadDim, kGroup, SelectedPages><<<grid, kThreads, 0, stream>>>(params);
+            decode_attention_kernel<Storage, kHeadDim, kGroup, SelectedPages><<<grid, kThreads, 0, stream>>>(params);
             break;
           case DecodeVariant::streaming_window:
-            decode_attention_kernel<KvType, kHeadDim, kGroup, StreamingWindow><<<grid, kThreads, 0, stream>>>(params);
+            decode_attention_kernel<Storage, kHeadDim, kGroup, StreamingWindow><<<grid, kThreads, 0, stream>>>(params);
             break;
         }
         UNISPARSE_CUDA_CHECK_LAUNCH();

@@ -1,12 +1,18 @@
 #pragma once
 // Parameters of the split-KV decode attention kernel family and of its merge step.
+#include <cuda_runtime.h>
+
 #include <cstdint>
 
 namespace unisparse::cuda {
 
 struct DecodeAttentionParams {
-  const void* keys;    // [num_pages, page_size, head_dim] KV dtype, one pool
-  const void* values;  // [num_pages, page_size, head_dim]
+  const void* keys;    // [num_pages, page_size, row bytes] in the pool's storage format
+  const void* values;  // [num_pages, page_size, row bytes]
+  const float2* maybe_key_params;    // int8 / int4: [num_pages * page_size] (scale, zero) per token
+  const float2* maybe_value_params;  // int8 / int4: [num_pages * page_size]
+  const float* maybe_key_row_scale;    // fp8: [pool rows]
+  const float* maybe_value_row_scale;  // fp8: [pool rows]
   const int32_t* page_indptr;   // [pool rows + 1]
   const int32_t* page_indices;  // [pool rows * pages_per_row] physical page ids
   const float* query;           // [batch, num_q_heads, head_dim] this step's decode queries

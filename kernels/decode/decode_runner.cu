@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "framework/core/error.h"
+#include "framework/core/kv_quant.h"
 #include "kernels/common/dispatch.h"
 #include "kernels/profile/nvtx.h"
 #include "kernels/select/selector.h"
@@ -59,8 +60,10 @@ DecodeRunner::DecodeRunner(const Workload& workload, const DecodePlan& plan, cud
     pages_to_pick_ = plan.policy.token_budget / page_size_;
   }
 
-  // KV storage: the workload's dtype (its values are exactly representable in it).
-  const DType kv_dtype = workload.dtype;
+  // Statistics in the workload's dtype (its values are exactly representable in it); K/V in the
+  // plan's quantized format, or in the workload's dtype too.
+  const DType stats_dtype = workload.dtype;
+  const DType storage = is_quantized(plan.kv_storage) ? plan.kv_storage : workload.dtype;
   const uint64_t seed = workload.seed;
 
   auto upload_heads = [](const std::vector<int32_t>& heads, DeviceBuffer<int32_t>& out) {
@@ -82,12 +85,12 @@ DecodeRunner::DecodeRunner(const Workload& workload, const DecodePlan& plan, cud
     if (!dense_heads_.empty()) {
       PoolShape shape{PoolKind::dense, batch_ * int(dense_heads_.size()), head_dim_, page_size_,
                       capacity, 0, 0, uses_selection_ ? plan.geometry.logical_page_size : 0};
-      dense_pool_.emplace(kv_dtype, shape, seed * 2 + 1);
+      dense_pool_.emplace(stats_dtype, storage, shape, seed * 2 + 1);
     }
     if (!streaming_heads_.empty()) {
       PoolShape shape{PoolKind::streaming, batch_ * int(streaming_heads_.size()), head_dim_,
                       page_size_, capacity, plan.heads.sink_tokens, plan.heads.local_tokens, 0};
-      streaming_pool_.emplace(kv_dtype, shape, seed * 2 + 2);
+      streaming_pool_.emplace(stats_dtype, storage, shape, seed * 2 + 2);
     }
     for (int b = 0; b < batch_; ++b) {
       const Sequence& sequence = workload.batch[b];
@@ -172,10 +175,14 @@ void DecodeRunner::enqueue_attention(PagedKvCache& pool, const PoolLaunch& launc
                                      int num_tokens, const float* query) {
   const PoolShape& shape = pool.shape();
   DecodeAttentionParams params{};
-  UNISPARSE_DISPATCH_KV_DTYPE(pool.kv_dtype(), KvType, [&] {
+  UNISPARSE_DISPATCH_KV_DTYPE(pool.stats_dtype(), KvType, [&] {
     const PagedKvView<KvType> view = pool.view<KvType>();
     params.keys = view.keys;
     params.values = view.values;
+    params.maybe_key_params = view.maybe_key_params;
+    params.maybe_value_params = view.maybe_value_params;
+    params.maybe_key_row_scale = view.maybe_key_row_scale;
+    params.maybe_value_row_scale = view.maybe_value_row_scale;
     params.page_indptr = view.page_indptr;
     params.page_indices = view.page_indices;
   });
@@ -202,7 +209,7 @@ void DecodeRunner::enqueue_attention(PagedKvCache& pool, const PoolLaunch& launc
   params.sink_pages = shape.sink_pages();
   params.ring_pages = shape.ring_pages();
   params.scale_log2 = static_cast<float>(1.0 / std::sqrt(double(head_dim_)) * M_LOG2E);
-  launch_decode_attention(params, launch.variant, pool.kv_dtype(), head_dim_, launch.heads_per_load,
+  launch_decode_attention(params, launch.variant, pool.storage(), head_dim_, launch.heads_per_load,
                           shape.rows, launch.num_splits, stream_);
 }
 
@@ -224,7 +231,7 @@ void DecodeRunner::enqueue_step(int step, bool run_selector) {
     {
       NvtxRange range(nvtx_label_, "selector");
       PageScoreParams params{};
-      UNISPARSE_DISPATCH_KV_DTYPE(dense_pool_->kv_dtype(), KvType, [&] {
+      UNISPARSE_DISPATCH_KV_DTYPE(dense_pool_->stats_dtype(), KvType, [&] {
         const PagedKvView<KvType> view = dense_pool_->view<KvType>();
         params.key_max = view.maybe_key_max;
         params.key_min = view.maybe_key_min;
@@ -240,7 +247,7 @@ void DecodeRunner::enqueue_step(int step, bool run_selector) {
       params.logical_per_physical = page_size_ / shape.logical_page_size;
       params.num_scored_pages = num_pages - 1;
       params.gqa = plan_.policy.gqa_selection;
-      launch_page_scores(params, dense_pool_->kv_dtype(), group_size_, shape.rows, stream_);
+      launch_page_scores(params, dense_pool_->stats_dtype(), group_size_, shape.rows, stream_);
     }
     {
       NvtxRange range(nvtx_label_, "topk");

@@ -1,7 +1,13 @@
 // The cuda backend's decode against the CPU backend (same algorithm: exact page sets up to near-ties,
 // tight output error) and against an fp64 attention over exactly the tokens the GPU attended, on odd
 // context lengths, every page / logical page size, budgets below and above the context, all sparsity
-// modes, all GQA selection modes, fp16 and bf16. The backend poisons its outputs with NaN first.
+// modes, all GQA selection modes, fp16 and bf16, and the quantized KV formats int8, int4 and fp8. The
+// backend poisons its outputs with NaN first.
+//
+// Quantized KV: the GPU dequantizes to exactly the values the CPU backend attends (kv_storage_test
+// checks that bit for bit), so the bounds against the CPU backend and against fp64 attention over the
+// stored K/V are the fp16 ones. What quantization costs is the error against fp64 attention over the
+// unquantized K/V, bounded per format by its precision (kQuantizationBound below).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,7 +18,9 @@
 
 #include "framework/core/error.h"
 #include "framework/reference/dense_attention.h"
+#include "framework/core/kv_quant.h"
 #include "framework/sparse/cpu_backend.h"
+#include "framework/sparse/cpu_decode.h"
 #include "framework/sparse/key_stats.h"
 #include "framework/sparse/page_scores.h"
 #include "kernels/api.h"
@@ -39,7 +47,22 @@ struct DecodeCase {
   double streaming_fraction = 0.5;
   int sink_tokens = 128;
   int local_tokens = 256;
+  DType kv_storage = DType::fp32;  // a quantized format, or fp32 for the workload's dtype
 };
+
+// Relative L2 bound of attention over the stored K/V against the unquantized K/V. Per element the
+// int8 error is at most scale / 2 = range / 510, about 1% of a Gaussian row's rms (range ~ 5 sigma);
+// int4 (range / 30) about 15%; e4m3 keeps 3 mantissa bits, at most 2^-4 relative. The output
+// averages V over many tokens and the softmax sees the K error only through the logits, so the
+// bounds are those per-element errors with headroom, not tighter.
+double quantization_bound(DType kv_storage) {
+  switch (kv_storage) {
+    case DType::int8: return 2e-2;
+    case DType::fp8: return 8e-2;
+    case DType::int4: return 0.3;
+    default: return 0.0;
+  }
+}
 
 Workload make_workload(const DecodeCase& c) {
   PointConfig point;
@@ -69,6 +92,7 @@ DecodePlan make_plan(const DecodeCase& c, const Workload& workload) {
   plan.heads = workload.heads;
   plan.geometry = {c.page_size, c.logical_page_size};
   plan.policy = {c.token_budget, c.reuse_interval, c.gqa};
+  plan.kv_storage = c.kv_storage;
   return plan;
 }
 
@@ -122,6 +146,9 @@ TEST_P(DecodeCorrectness, MatchesCpuBackendAndFp64Attention) {
   options.measure = false;
   const DecodeRun cpu = make_cpu_backend()->decode(workload, plan, options);
   const DecodeRun gpu = make_cuda_backend()->decode(workload, plan, options);
+  const bool quantized = is_quantized(c.kv_storage);
+  const Workload stored = quantized ? kv_as_stored(workload, c.kv_storage) : workload;
+  double worst_quantization_cost = 0;
 
   const int num_q_heads = c.shape.num_q_heads, head_dim = c.shape.head_dim;
   const int group = c.shape.group_size();
@@ -161,12 +188,22 @@ TEST_P(DecodeCorrectness, MatchesCpuBackendAndFp64Attention) {
         const std::vector<TokenRange> ranges =
             attended_ranges(streaming, workload.heads.sink_tokens, workload.heads.local_tokens,
                             c.page_size, gpu_pages, num_tokens);
-        const std::vector<double> expected = gpu_test::attention_over_ranges(
-            workload, b, h / group, {workload.batch[b].q_decode.row({s, h}), size_t(head_dim)}, ranges);
+        const std::span<const float> query(workload.batch[b].q_decode.row({s, h}), size_t(head_dim));
+        const std::vector<double> expected =
+            gpu_test::attention_over_ranges(stored, b, h / group, query, ranges);
         const double vs_fp64 =
             relative_l2(std::span<const float>(out, head_dim), std::span<const double>(expected));
         worst_vs_fp64 = std::max(worst_vs_fp64, vs_fp64);
         EXPECT_LE(vs_fp64, 5e-3) << c.name << " b" << b << " step " << s << " head " << h;
+        if (quantized) {
+          const std::vector<double> unquantized =
+              gpu_test::attention_over_ranges(workload, b, h / group, query, ranges);
+          const double cost =
+              relative_l2(std::span<const float>(out, head_dim), std::span<const double>(unquantized));
+          worst_quantization_cost = std::max(worst_quantization_cost, cost);
+          EXPECT_LE(cost, quantization_bound(c.kv_storage))
+              << c.name << " b" << b << " step " << s << " head " << h;
+        }
         if (same_pages) {
           const double vs_cpu = relative_l2(std::span<const float>(out, head_dim),
                                             std::span<const float>(cpu.out[b].row({s, h}), head_dim));
@@ -176,7 +213,7 @@ TEST_P(DecodeCorrectness, MatchesCpuBackendAndFp64Attention) {
       }
     }
   }
-  if (c.mode == SparsityMode::dense) {  // the dense fp64 reference of the metrics
+  if (c.mode == SparsityMode::dense && !quantized) {  // the dense fp64 reference of the metrics
     for (int b = 0; b < c.batch; ++b) {
       const std::vector<double> reference = reference_decode(workload, b);
       const double error = relative_l2(std::span<const float>(gpu.out[b].storage()),
@@ -184,8 +221,9 @@ TEST_P(DecodeCorrectness, MatchesCpuBackendAndFp64Attention) {
       EXPECT_LE(error, 5e-3) << c.name << " vs reference_decode, b" << b;
     }
   }
-  std::printf("%s: %d/%d rows with other pages (near-ties), worst rel L2 vs cpu %.2e, vs fp64 %.2e\n",
-              c.name.c_str(), disagreements, rows, worst_vs_cpu, worst_vs_fp64);
+  std::printf("%s: %d/%d rows with other pages (near-ties), worst rel L2 vs cpu %.2e, vs fp64 %.2e, "
+              "quantization cost %.2e\n",
+              c.name.c_str(), disagreements, rows, worst_vs_cpu, worst_vs_fp64, worst_quantization_cost);
   EXPECT_LE(disagreements, std::max(1, rows / 50)) << c.name << ": too many near-ties to be rounding";
 }
 
@@ -219,7 +257,22 @@ INSTANTIATE_TEST_SUITE_P(
         DecodeCase{"static_dynamic_ctx4099_page16_logical16_kvsum", {8, 4, 128}, 4099, 1, 5, kF16,
                    static_dynamic, 16, 16, 512, 1, kv_head_sum},
         DecodeCase{"static_dynamic_llama_group4_perq", {32, 8, 128}, 4099, 2, 5, kF16, static_dynamic, 64,
-                   16, 1024, 4, per_query_head}),
+                   16, 1024, 4, per_query_head},
+        // Quantized KV: every format through dense, streaming and page-selected decode.
+        DecodeCase{"int8_dense_ctx4099_page32", {8, 2, 128}, 4099, 2, 4, kF16, dense, 32, 16, 1024, 4,
+                   per_query_head, 0.5, 128, 256, DType::int8},
+        DecodeCase{"int4_dense_ctx1000_page16_d64_bf16", {8, 2, 64}, 1000, 1, 5, kBF16, dense, 16, 16,
+                   256, 4, per_query_head, 0.5, 128, 256, DType::int4},
+        DecodeCase{"fp8_dense_ctx4099_page128", {8, 2, 128}, 4099, 2, 4, kF16, dense, 128, 32, 1024, 4,
+                   per_query_head, 0.5, 128, 256, DType::fp8},
+        DecodeCase{"int4_static_ctx300_sink100_local50_page16", {4, 2, 64}, 300, 1, 6, kF16, static_only,
+                   16, 16, 64, 4, per_query_head, 0.5, 100, 50, DType::int4},
+        DecodeCase{"int8_static_dynamic_llama_group4_perq", {32, 8, 128}, 4099, 2, 5, kF16,
+                   static_dynamic, 64, 16, 1024, 4, per_query_head, 0.5, 128, 256, DType::int8},
+        DecodeCase{"int4_dynamic_ctx28837_page64_logical16_kvmax", {8, 2, 128}, 28837, 1, 9, kF16,
+                   dynamic_only, 64, 16, 2048, 4, kv_head_max, 0.5, 128, 256, DType::int4},
+        DecodeCase{"fp8_static_dynamic_ctx4099_page16_kvsum_bf16", {8, 4, 128}, 4099, 1, 5, kBF16,
+                   static_dynamic, 16, 16, 512, 1, kv_head_sum, 0.5, 128, 256, DType::fp8}),
     [](const auto& info) { return info.param.name; });
 
 TEST(CudaBackend, RejectsKvTypesWithoutKernels) {
@@ -231,9 +284,9 @@ TEST(CudaBackend, RejectsKvTypesWithoutKernels) {
   options.measure = false;
   EXPECT_THROW(make_cuda_backend()->decode(workload, make_plan(c, workload), options), Unsupported);
   workload.dtype = DType::fp16;
-  DecodePlan quantized = make_plan(c, workload);
-  quantized.kv_storage = DType::int4;  // implemented by the cpu backend only
-  EXPECT_THROW(make_cuda_backend()->decode(workload, quantized, options), Unsupported);
+  DecodePlan other_float = make_plan(c, workload);
+  other_float.kv_storage = DType::bf16;  // a float cache is stored in the workload's dtype only
+  EXPECT_THROW(make_cuda_backend()->decode(workload, other_float, options), Unsupported);
 }
 
 TEST(CudaBackend, MeasuresEveryDecodePhase) {

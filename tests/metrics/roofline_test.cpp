@@ -50,10 +50,11 @@ TEST_F(DecodeRoofline, HandComputedFp16) {
   EXPECT_DOUBLE_EQ(model.flops, 640.0);
 }
 
-TEST_F(DecodeRoofline, Int4KvIsHalfAByteAnElement) {
-  // KV token = 8 B: step 0 = 88 + 24 + 96, step 1 = 32 + 24 + 96, mean 180, + 128 B of Q and O.
+TEST_F(DecodeRoofline, Int4KvIsHalfAByteAnElementPlusEachRowsScaleAndZero) {
+  // KV token = K and V rows of 8 x 0.5 B + an fp32 (scale, zero) each = 24 B: step 0 = 264 + 72 +
+  // 96, step 1 = 96 + 72 + 96, mean 348, + 128 B of Q and O.
   const RooflineModel model = decode_roofline(workload, plan, run, DType::int4);
-  EXPECT_DOUBLE_EQ(model.bytes, 308.0);
+  EXPECT_DOUBLE_EQ(model.bytes, 476.0);
   EXPECT_DOUBLE_EQ(model.flops, 640.0);
 }
 
