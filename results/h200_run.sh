@@ -7,6 +7,8 @@
 #   bash results/h200_run.sh final      after the workload and kernel changes: tests (falling back to
 #                                       $FALLBACK_BIN when they fail), calibration, decode sweeps and
 #                                       peers, trade-offs, an ncu profile of one phase, prefill
+#   bash results/h200_run.sh quant      quantized KV: GPU tests, compute-sanitizer on the quantized
+#                                       cases, the quant sweeps, the plan-export check
 # Every step has its own time limit so one slow step cannot eat the call; every log and run
 # directory lands under $OUT/results; the device command tars it into one file afterwards:
 #   timeout 585 bash results/h200_run.sh PART; tar -C $OUT -czf $OUT/results-PART.tgz results
@@ -102,5 +104,20 @@ case $part in
       -a batch=[16] --profile --quiet --results "$out/profile" --run-id "$run_id"
     # What time is left: the 128k slice of the prefill trade-off (the 8k/32k points ran earlier).
     sweep prefill_tradeoff 120 -a context_len=[131072]
+    ;;
+  quant)
+    step test_gpu 150 "$bin/test_gpu"
+    quant_cases='*KvStorage*d64:*int4_static_ctx300*:*int8_dense_ctx4099*:*int4_dense_ctx1000*:*fp8_dense*'
+    step memcheck 70 compute-sanitizer --tool memcheck --error-exitcode 1 "$bin/test_gpu" \
+      --gtest_filter="$quant_cases"
+    step racecheck 40 compute-sanitizer --tool racecheck --error-exitcode 1 "$bin/test_gpu" \
+      --gtest_filter='*int4_static_ctx300*:*int4_dense_ctx1000*'
+    sweep quant_decode_dense 60
+    sweep quant_paging 80
+    step dump_plans_decode 25 "$bin/unisparse" run sweeps/quick.yaml --backend cuda -a page_size=[16,64] \
+      -a logical_page_size=[16] -a token_budget=[256] -a reuse_interval=[4] --dump-plans --quiet \
+      --results "$out/plan_export" --run-id "$run_id"
+    step check_plan_export 40 python3 analysis/check_plan_export.py "$out/plan_export"
+    sweep quant_page_size 150
     ;;
 esac
