@@ -50,16 +50,17 @@ struct DecodeCase {
   DType kv_storage = DType::fp32;  // a quantized format, or fp32 for the workload's dtype
 };
 
-// Relative L2 bound of attention over the stored K/V against the unquantized K/V. Per element the
-// int8 error is at most scale / 2 = range / 510, about 1% of a Gaussian row's rms (range ~ 5 sigma);
-// int4 (range / 30) about 15%; e4m3 keeps 3 mantissa bits, at most 2^-4 relative. The output
-// averages V over many tokens and the softmax sees the K error only through the logits, so the
-// bounds are those per-element errors with headroom, not tighter.
+// Relative L2 bound of attention over the stored K/V against the unquantized K/V, from each format's
+// per-element error: int8 at most scale / 2 = range / 510, int4 range / 30, e4m3 2^-4 relative. A
+// row of the generator spans up to ~10 sigma (planted structure included), so per element that is up
+// to 2% (int8), 33% (int4) and 6% (fp8) of the row's rms; the softmax turns key errors into weight
+// errors in proportion to the logits, which reach several units on the planted tokens. The bounds
+// allow that amplification (about 2x); measured worst cases are printed per case.
 double quantization_bound(DType kv_storage) {
   switch (kv_storage) {
-    case DType::int8: return 2e-2;
-    case DType::fp8: return 8e-2;
-    case DType::int4: return 0.3;
+    case DType::int8: return 4e-2;
+    case DType::fp8: return 0.15;
+    case DType::int4: return 0.6;
     default: return 0.0;
   }
 }
