@@ -4,6 +4,8 @@
 #include "kernels/common/dispatch.h"
 #include "kernels/common/vector_load.cuh"
 #include "kernels/decode/decode_attention.h"
+#include "kernels/decode/decode_attention_mma.cuh"
+#include "kernels/decode/decode_split.cuh"
 #include "kernels/decode/decode_variants.cuh"
 
 namespace unisparse::cuda {
@@ -13,36 +15,33 @@ constexpr int kThreads = 128;
 constexpr int kMaxPageSize = 128;
 constexpr int kMaxMergeSplits = 256;  // DecodeRunner caps splits at this
 
-// One block per (split, work item). A work item is kGroup query heads of one KV head of one
-// sequence; every page is loaded once for all of them. Decode is memory bound (about 4 FLOP per byte
-// of KV for a group of 4 against the ~14 FLOP/byte ridge of fp32 CUDA cores on an H200), so the
-// products run on CUDA cores in fp32: tensor-core tiles would be padded from kGroup to 16 query rows
-// and save nothing while the loads are the limit.
+// Decode over 16-bit (fp16 / bf16) pages. One block per (split, work item). A work item is kGroup
+// query heads of one KV head of one sequence; every page is loaded once for all of them. Decode is
+// memory bound (about 4 FLOP per byte of fp16 KV for a group of 4 against the ~14 FLOP/byte ridge of
+// fp32 CUDA cores on an H200), so the products run on CUDA cores in fp32. Quantized pages pack 2-4x
+// the elements into a byte and would cross that ridge: they take the tensor-core kernel
+// (decode_attention_mma.cuh).
 //
-// Thread layout: kChannelLanes lanes cover one token row, 8 channels each with one load (16 bytes of
-// fp16/bf16, 8 of int8/fp8, 4 of int4, dequantized in registers), and kTokenLanes rows are in flight
-// per pass. Each token lane keeps its own online softmax (max, sum, accumulator) over the tokens it
-// visits, so the main loop has no block barrier; the K and V rows of kPasses passes are loaded
-// before any is used, to keep enough bytes in flight: twice the passes for the narrower loads of
-// the 8- and 4-bit formats. The token lanes are merged once at the end.
+// Thread layout: kChannelLanes lanes cover one token row with 16-byte loads (8 channels each), and
+// kTokenLanes rows are in flight per pass. Each token lane keeps its own online softmax (max, sum,
+// accumulator) over the tokens it visits, so the main loop has no block barrier; the K and V rows of
+// kPasses passes are loaded before any is used, to keep enough bytes in flight. The token lanes are
+// merged once at the end.
 template <class Storage, int kHeadDim, int kGroup, class Variant>
 __global__ void __launch_bounds__(kThreads) decode_attention_kernel(
     const __grid_constant__ DecodeAttentionParams p) {
   constexpr int kChannelLanes = kHeadDim / 8;
   constexpr int kTokenLanes = kThreads / kChannelLanes;
+  static_assert(Storage::kBits == 16, "quantized pages take decode_attention_mma_kernel");
   using Raw = typename Storage::Raw;
   constexpr int kRowBytes = row_bytes<Storage>(kHeadDim);
-  constexpr int kPasses = sizeof(Raw) == 16 || kGroup > 4 ? 4 : 8;
+  constexpr int kPasses = 4;
   __shared__ float lane_max[kTokenLanes][kGroup], lane_sum[kTokenLanes][kGroup];
-  __shared__ float reduce[kTokenLanes][kGroup][kHeadDim];
+  __shared__ float lane_acc[kTokenLanes][kGroup][kHeadDim];
 
-  const int subgroups = p.group_size / kGroup;
-  const int pool_row = blockIdx.y / subgroups;
-  const int subgroup = blockIdx.y % subgroups;
-  const int selection_row = blockIdx.y;
-  const int batch = pool_row / p.pool_heads;
-  const int kv_head = p.kv_head_of_pool_head[pool_row % p.pool_heads];
-  const int first_q_head = kv_head * p.group_size + subgroup * kGroup;
+  const DecodeWorkItem item = decode_work_item<kGroup>(p);
+  const int pool_row = item.pool_row, selection_row = item.selection_row;
+  const int batch = item.batch, first_q_head = item.first_q_head;
   const int channel_lane = threadIdx.x % kChannelLanes;
   const int token_lane = threadIdx.x / kChannelLanes;
 
@@ -63,12 +62,6 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(
 
   const auto* keys = static_cast<const uint8_t*>(p.keys);
   const auto* values = static_cast<const uint8_t*>(p.values);
-  // fp8: one scale per pool row; float formats ignore the parameters.
-  TokenParams key_row_params{1.0f, 0.0f}, value_row_params{1.0f, 0.0f};
-  if constexpr (Storage::kRowScale) {
-    key_row_params.scale = p.maybe_key_row_scale[pool_row];
-    value_row_params.scale = p.maybe_value_row_scale[pool_row];
-  }
   const int32_t* page_table = p.page_indices + p.page_indptr[pool_row];
   const int chunks = Variant::count(p, selection_row);
   const int first_chunk = blockIdx.x * p.chunks_per_split;
@@ -90,20 +83,12 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(
 
     for (int base = 0; base < length; base += kTokenLanes * kPasses) {
       Raw key_raw[kPasses], value_raw[kPasses];
-      // (scale, zero) of each token row (int8 / int4); the row's parameters otherwise.
-      TokenParams key_params[kPasses], value_params[kPasses];
 #pragma unroll
       for (int pass = 0; pass < kPasses; ++pass) {
         const int t = base + pass * kTokenLanes + token_lane;
-        key_params[pass] = key_row_params;
-        value_params[pass] = value_row_params;
         if (t < length) {
           key_raw[pass] = *reinterpret_cast<const Raw*>(key_rows + t * kRowBytes);
           value_raw[pass] = *reinterpret_cast<const Raw*>(value_rows + t * kRowBytes);
-          if constexpr (Storage::kTokenParams) {
-            key_params[pass] = as_token_params(p.maybe_key_params[first_token + t]);
-            value_params[pass] = as_token_params(p.maybe_value_params[first_token + t]);
-          }
         }
       }
       if (base == 0 && c + 1 < last_chunk) {
@@ -115,7 +100,7 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(
 #pragma unroll
       for (int pass = 0; pass < kPasses; ++pass) {
         float key[8];
-        dequantize8<Storage>(key_raw[pass], key_params[pass], key);
+        unpack8_as_float<typename Storage::Element>(key_raw[pass], key);
 #pragma unroll
         for (int g = 0; g < kGroup; ++g) {
           float dot = 0;
@@ -145,7 +130,7 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(
       for (int pass = 0; pass < kPasses; ++pass) {
         if (base + pass * kTokenLanes + token_lane >= length) break;
         float value[8];
-        dequantize8<Storage>(value_raw[pass], value_params[pass], value);
+        unpack8_as_float<typename Storage::Element>(value_raw[pass], value);
 #pragma unroll
         for (int g = 0; g < kGroup; ++g) {
           const float weight = exp2f(logit[pass][g] - running_max[g]);
@@ -157,45 +142,18 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(
     }
   }
 
-  // Merge the token lanes: rescale each to the block's max, then sum.
   if (channel_lane == 0)
 #pragma unroll
     for (int g = 0; g < kGroup; ++g) {
       lane_max[token_lane][g] = running_max[g];
       lane_sum[token_lane][g] = running_sum[g];
     }
+#pragma unroll
+  for (int g = 0; g < kGroup; ++g)
+#pragma unroll
+    for (int j = 0; j < 8; ++j) lane_acc[token_lane][g][channel_lane * 8 + j] = acc[g][j];
   __syncthreads();
-#pragma unroll
-  for (int g = 0; g < kGroup; ++g) {
-    float block_max = -INFINITY;
-#pragma unroll
-    for (int lane_row = 0; lane_row < kTokenLanes; ++lane_row)
-      block_max = fmaxf(block_max, lane_max[lane_row][g]);
-    const float factor = running_max[g] == -INFINITY ? 0.0f : exp2f(running_max[g] - block_max);
-#pragma unroll
-    for (int j = 0; j < 8; ++j) reduce[token_lane][g][channel_lane * 8 + j] = acc[g][j] * factor;
-  }
-  __syncthreads();
-  for (int i = threadIdx.x; i < kGroup * kHeadDim; i += kThreads) {
-    const int g = i / kHeadDim, channel = i % kHeadDim;
-    float block_max = -INFINITY;
-#pragma unroll
-    for (int lane_row = 0; lane_row < kTokenLanes; ++lane_row)
-      block_max = fmaxf(block_max, lane_max[lane_row][g]);
-    float sum = 0, total = 0;
-#pragma unroll
-    for (int lane_row = 0; lane_row < kTokenLanes; ++lane_row) {
-      sum += reduce[lane_row][g][channel];
-      if (lane_max[lane_row][g] != -INFINITY)
-        total += lane_sum[lane_row][g] * exp2f(lane_max[lane_row][g] - block_max);
-    }
-    const int64_t head_row = (int64_t(batch) * p.num_q_heads + first_q_head + g) * p.max_splits + blockIdx.x;
-    p.partial_out[head_row * kHeadDim + channel] = total > 0 ? sum / total : 0.0f;
-    if (channel == 0) {
-      p.partial_max[head_row] = block_max;
-      p.partial_sum[head_row] = total;
-    }
-  }
+  write_split_partial<kTokenLanes, kGroup, kHeadDim, kThreads>(p, item, lane_max, lane_sum, lane_acc);
 }
 
 // grid (batch * num_q_heads), block kMergeThreads: weights each split by its share of the softmax
@@ -276,16 +234,18 @@ void launch_decode_attention(const DecodeAttentionParams& params, DecodeVariant 
   UNISPARSE_DISPATCH_KV_STORAGE(storage, Storage, [&] {
     UNISPARSE_DISPATCH_HEAD_DIM(head_dim, kHeadDim, [&] {
       UNISPARSE_DISPATCH_GROUP(heads_per_load, kGroup, [&] {
+        // 16-bit pages: fp32 CUDA cores; quantized pages: tensor cores (decode_attention_mma.cuh).
+        const auto launch = [&]<class Variant>(Variant) {
+          if constexpr (Storage::kBits == 16)
+            decode_attention_kernel<Storage, kHeadDim, kGroup, Variant><<<grid, kThreads, 0, stream>>>(params);
+          else
+            decode_attention_mma_kernel<Storage, kHeadDim, kGroup, Variant>
+                <<<grid, mma_decode::kThreads, 0, stream>>>(params);
+        };
         switch (variant) {
-          case DecodeVariant::all_pages:
-            decode_attention_kernel<Storage, kHeadDim, kGroup, AllPages><<<grid, kThreads, 0, stream>>>(params);
-            break;
-          case DecodeVariant::selected_pages:
-            decode_attention_kernel<Storage, kHeadDim, kGroup, SelectedPages><<<grid, kThreads, 0, stream>>>(params);
-            break;
-          case DecodeVariant::streaming_window:
-            decode_attention_kernel<Storage, kHeadDim, kGroup, StreamingWindow><<<grid, kThreads, 0, stream>>>(params);
-            break;
+          case DecodeVariant::all_pages: launch(AllPages{}); break;
+          case DecodeVariant::selected_pages: launch(SelectedPages{}); break;
+          case DecodeVariant::streaming_window: launch(StreamingWindow{}); break;
         }
         UNISPARSE_CUDA_CHECK_LAUNCH();
       });

@@ -4,10 +4,12 @@
 // modes, all GQA selection modes, fp16 and bf16, and the quantized KV formats int8, int4 and fp8. The
 // backend poisons its outputs with NaN first.
 //
-// Quantized KV: the GPU dequantizes to exactly the values the CPU backend attends (kv_storage_test
-// checks that bit for bit), so the bounds against the CPU backend and against fp64 attention over the
-// stored K/V are the fp16 ones. What quantization costs is the error against fp64 attention over the
-// unquantized K/V, bounded per format by its precision (kQuantizationBound below).
+// Quantized KV: the GPU stores exactly the codes and parameters the CPU backend attends
+// (kv_storage_test checks that bit for bit) and its tensor-core kernel multiplies them exactly (codes
+// as fp16 integers, fp32 accumulation), rounding only P to fp16 as FlashAttention does; so the bounds
+// against the CPU backend and against fp64 attention over the stored K/V are the fp16 ones. What
+// quantization costs is the error against fp64 attention over the unquantized K/V, bounded per
+// format by its precision (quantization_bound below).
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -1,0 +1,317 @@
+#pragma once
+// Decode attention over quantized KV (int8, int4, fp8 pages) on tensor cores: the same split-KV
+// skeleton and sparsity variants as decode_attention_kernel, with the per-token products on
+// mma.sync m16n8k16 (fp16 in, fp32 accumulate) instead of fp32 CUDA cores.
+//
+// Why tensor cores here: a byte of int4 KV holds 4x the elements of a byte of fp16, so the fp32
+// dequantize-and-FMA loop needs 4x the instructions per byte and runs out of issue slots long
+// before HBM runs out of bandwidth (the CUDA-core version reached 0.9-1.5 TB/s at 128k batch 16;
+// results/quant_decode_dense/h200-20261128c). Here the codes go into the mma as exact small
+// integers (an fp16 trick of one byte permute and one subtraction per two codes) and the
+// dequantization is factored out of the inner products:
+//   q . k' = scale_t * (q . code_t - zero_t * sum(q))          per token t (int8 / int4)
+//   sum_t p_t v'_t = sum_t (p_t scale_t) code_t - sum_t p_t scale_t zero_t
+// fp8 codes become fp16 exactly (one cvt per two codes) and the row scale applies at the end.
+//
+// Layout, per warp and 16-token tile (the query group padded to the 16 rows of the A operand):
+//   S [16 q x 8 tok] = Q [16 q x 16 ch] . K^T      two 8-token halves, kHeadDim / 16 k-steps
+//   O [16 q x 8 ch] += P [16 q x 16 tok] . V       kHeadDim / 8 output tiles
+// Lane (row = lane / 4, quad = lane % 4) loads the K rows of tokens row and row + 8 over its quarter
+// of the channels (the dot product does not care in which order the channels meet, so Q is packed
+// in the order the codes unpack), and the V rows of tokens 2 quad, 2 quad + 1, 2 quad + 8, 2 quad + 9
+// over its eighth of the channels (output tile n, column c is channel c * kHeadDim / 8 + n). Those
+// four tokens are exactly the ones whose scores the lane holds, so P goes from the S accumulators
+// into the A operand without a shuffle, as in FlashAttention-2. Each warp keeps its own online
+// softmax over the tiles it takes (round robin over the split's chunks); the warps are merged once.
+#include <cuda_fp16.h>
+#include <cuda_fp8.h>
+
+#include <cstdint>
+
+#include "kernels/common/kv_storage.cuh"
+#include "kernels/decode/decode_split.cuh"
+#include "kernels/decode/decode_variants.cuh"
+#include "kernels/prefill/warp_mma.cuh"
+
+namespace unisparse::cuda {
+namespace mma_decode {
+
+constexpr int kWarps = 4;
+constexpr int kThreads = kWarps * 32;
+constexpr int kTileTokens = 16;
+
+// fp16 0x64XX is 1024 + XX for XX < 1024: bytes or nibbles placed under 0x64 and minus 1024 are the
+// codes as exact fp16 integers.
+constexpr uint32_t kMagicBytes = 0x64646464u;
+__device__ __forceinline__ uint32_t minus_1024(uint32_t half2_bits) {
+  const __half2 value = __hsub2(*reinterpret_cast<const __half2*>(&half2_bits), __half2(1024.0f, 1024.0f));
+  return *reinterpret_cast<const uint32_t*>(&value);
+}
+
+// Two 8-bit codes (low byte first) -> half2 of their values (int8: the code; fp8: e4m3, exact).
+template <class Storage>
+__device__ __forceinline__ uint32_t byte_pair_to_half2(uint32_t pair) {
+  if constexpr (Storage::kTokenParams) {
+    return minus_1024(__byte_perm(pair, kMagicBytes, 0x4140));
+  } else {
+    const __half2_raw value = __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(pair & 0xffffu), __NV_E4M3);
+    return uint32_t(value.x) | uint32_t(value.y) << 16;
+  }
+}
+// Nibbles 0 and 4 of `bits` -> half2 of the two int4 codes.
+__device__ __forceinline__ uint32_t nibble_pair_to_half2(uint32_t bits) {
+  return minus_1024((bits & 0x000f000fu) | 0x64006400u);
+}
+
+// Channel (within the lane's key slice) of element e of k-step ks: e = 0, 1 are the low and high
+// halves of b0, e = 2, 3 those of b1. 8-bit codes unpack in order; int4 words unpack nibbles
+// (0, 4), (1, 5) for even steps and (2, 6), (3, 7) for odd ones.
+template <class Storage>
+__device__ __forceinline__ int key_channel(int ks, int e) {
+  if constexpr (Storage::kBits == 4)
+    return 8 * (ks / 2) + 2 * (ks % 2) + (e & 1) * 4 + (e >> 1);
+  else
+    return ks * 4 + e;
+}
+
+template <class Storage>
+__device__ __forceinline__ void key_fragment(const uint32_t* words, int ks, uint32_t& b0, uint32_t& b1) {
+  if constexpr (Storage::kBits == 4) {
+    const uint32_t word = words[ks / 2];
+    const int shift = 8 * (ks % 2);
+    b0 = nibble_pair_to_half2(word >> shift);
+    b1 = nibble_pair_to_half2(word >> (shift + 4));
+  } else {
+    b0 = byte_pair_to_half2<Storage>(words[ks] & 0xffffu);
+    b1 = byte_pair_to_half2<Storage>(words[ks] >> 16);
+  }
+}
+
+// Channel c of the lane's value slice for two tokens (first, second: the words holding c) -> half2.
+template <class Storage>
+__device__ __forceinline__ uint32_t value_pair(uint32_t first, uint32_t second, int c) {
+  if constexpr (Storage::kBits == 4) {
+    // Low half: first's channels 0-3 (or 4-7), high half: second's.
+    const uint32_t both = __byte_perm(first, second, c % 8 < 4 ? 0x5410 : 0x7632);
+    return nibble_pair_to_half2(both >> (4 * (c % 4)));
+  } else {
+    const uint32_t both = __byte_perm(first, second, c % 4 < 2 ? 0x5140 : 0x7362);  // f.b, s.b, f.b', s.b'
+    return byte_pair_to_half2<Storage>(c % 2 ? both >> 16 : both & 0xffffu);
+  }
+}
+
+template <int kBytes>
+__device__ __forceinline__ void load_words(const uint8_t* source, uint32_t (&words)[kBytes / 4]) {
+  if constexpr (kBytes >= 16) {
+#pragma unroll
+    for (int i = 0; i < kBytes / 16; ++i) {
+      const uint4 v = reinterpret_cast<const uint4*>(source)[i];
+      words[4 * i] = v.x, words[4 * i + 1] = v.y, words[4 * i + 2] = v.z, words[4 * i + 3] = v.w;
+    }
+  } else if constexpr (kBytes == 8) {
+    const uint2 v = *reinterpret_cast<const uint2*>(source);
+    words[0] = v.x, words[1] = v.y;
+  } else {
+    static_assert(kBytes == 4);
+    words[0] = *reinterpret_cast<const uint32_t*>(source);
+  }
+}
+
+// Token (within a tile) of the lane's i-th score / value row: 2 quad, 2 quad + 1, 2 quad + 8, + 9.
+__device__ __forceinline__ int lane_token(int quad, int i) { return 2 * quad + (i & 1) + (i >> 1) * 8; }
+
+}  // namespace mma_decode
+
+template <class Storage, int kHeadDim, int kGroup, class Variant>
+__global__ void __launch_bounds__(mma_decode::kThreads) decode_attention_mma_kernel(
+    const __grid_constant__ DecodeAttentionParams p) {
+  using namespace mma_decode;
+  static_assert(kGroup <= 8, "the query group fills at most the 8 real rows of a lane quad");
+  constexpr bool kIntegerCodes = Storage::kTokenParams;
+  constexpr int kKSteps = kHeadDim / 16;
+  constexpr int kOutTiles = kHeadDim / 8;
+  constexpr int kRowBytes = row_bytes<Storage>(kHeadDim);
+  constexpr int kKeySliceBytes = kRowBytes / 4;    // a lane's quarter of a K row
+  constexpr int kValueSliceBytes = kRowBytes / 8;  // a lane's eighth of a V row
+  constexpr int kKeySliceChannels = kHeadDim / 4;
+  constexpr int kValueSliceChannels = kHeadDim / 8;
+  constexpr int kValueChannelsPerWord = 32 / Storage::kBits;
+  __shared__ float warp_max[kWarps][kGroup], warp_sum[kWarps][kGroup];
+  __shared__ float warp_acc[kWarps][kGroup][kHeadDim];
+
+  const DecodeWorkItem item = decode_work_item<kGroup>(p);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int row = lane / 4, quad = lane % 4;
+  const bool real_row = row < kGroup;
+
+  // Q as the A operand (rows row and row + 8; the second is always padding), in fp16 as the mma
+  // takes it, and its channel sum over the same rounded values for the zero-point term.
+  uint32_t query_fragment[kKSteps][2];
+  float query_sum = 0;
+  {
+    const float* query = p.query +
+                         (int64_t(item.batch) * p.num_q_heads + item.first_q_head + min(row, kGroup - 1)) * kHeadDim +
+                         quad * kKeySliceChannels;
+#pragma unroll
+    for (int ks = 0; ks < kKSteps; ++ks) {
+      float element[4];
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        element[e] = real_row ? __half2float(__float2half_rn(query[key_channel<Storage>(ks, e)])) : 0.0f;
+        query_sum += element[e];
+      }
+      query_fragment[ks][0] = ptx::pack_pair<__half>(element[0], element[1]);
+      query_fragment[ks][1] = ptx::pack_pair<__half>(element[2], element[3]);
+    }
+    query_sum += __shfl_xor_sync(0xffffffffu, query_sum, 1);
+    query_sum += __shfl_xor_sync(0xffffffffu, query_sum, 2);
+  }
+
+  TokenParams key_row{1.0f, 0.0f}, value_row{1.0f, 0.0f};
+  if constexpr (Storage::kRowScale) {
+    key_row.scale = p.maybe_key_row_scale[item.pool_row];
+    value_row.scale = p.maybe_value_row_scale[item.pool_row];
+  }
+  // Online softmax of row `row` (log2 units). The sums cover this lane's tokens only and are added
+  // over the quad at the end. Integer codes: the accumulator holds sum_t P''_t code_t with
+  // P''_t = p_t * value_scale_t / unit, where unit is the largest value scale of the latest tile, so
+  // that P'' lies in [0, 1] where fp16 keeps its precision; zero_term is sum_t P''_t zero_t alike.
+  float running_max = -INFINITY, running_sum = 0;
+  float unit = 1.0f, zero_term = 0;
+  float acc[kOutTiles][4] = {};
+
+  const auto* keys = static_cast<const uint8_t*>(p.keys);
+  const auto* values = static_cast<const uint8_t*>(p.values);
+  const int32_t* page_table = p.page_indices + p.page_indptr[item.pool_row];
+  const int chunks = Variant::count(p, item.selection_row);
+  const int first_chunk = blockIdx.x * p.chunks_per_split;
+  const int last_chunk = min(first_chunk + p.chunks_per_split, chunks);
+  int tiles_before = 0;  // tiles of the split's earlier chunks: warps take tiles round robin
+  for (int c = first_chunk; c < last_chunk; ++c) {
+    const Chunk chunk = Variant::chunk(p, item.selection_row, c);
+    const int length = chunk.end - chunk.begin;
+    const int tiles = (length + kTileTokens - 1) / kTileTokens;
+    const int64_t first_token = int64_t(page_table[chunk.page_in_row]) * p.page_size + chunk.begin;
+    for (int tile = (warp - tiles_before % kWarps + kWarps) % kWarps; tile < tiles; tile += kWarps) {
+      const int valid = length - tile * kTileTokens;  // tokens [0, valid) of the tile exist
+      const int64_t tile_token = first_token + tile * kTileTokens;
+
+      // All loads of the tile first: K rows of tokens row, row + 8; V rows and parameters of the
+      // lane's four tokens. Missing tokens read as zero codes with zero parameters.
+      uint32_t key_words[2][kKeySliceBytes / 4];
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int t = half * 8 + row;
+        if (t < valid)
+          load_words<kKeySliceBytes>(keys + (tile_token + t) * kRowBytes + quad * kKeySliceBytes, key_words[half]);
+        else
+#pragma unroll
+          for (int w = 0; w < kKeySliceBytes / 4; ++w) key_words[half][w] = 0;
+      }
+      uint32_t value_words[4][kValueSliceBytes / 4];
+      TokenParams key_params[4], value_params[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int t = lane_token(quad, i);
+        key_params[i] = value_params[i] = {0.0f, 0.0f};
+        if (t < valid) {
+          load_words<kValueSliceBytes>(values + (tile_token + t) * kRowBytes + row * kValueSliceBytes,
+                                       value_words[i]);
+          if constexpr (kIntegerCodes) {
+            key_params[i] = as_token_params(p.maybe_key_params[tile_token + t]);
+            value_params[i] = as_token_params(p.maybe_value_params[tile_token + t]);
+          }
+        } else {
+#pragma unroll
+          for (int w = 0; w < kValueSliceBytes / 4; ++w) value_words[i][w] = 0;
+        }
+      }
+
+      // S = Q K^T over the two 8-token halves; the lane's token i is score[i / 2][i % 2].
+      float score[2][4] = {};
+#pragma unroll
+      for (int half = 0; half < 2; ++half)
+#pragma unroll
+        for (int ks = 0; ks < kKSteps; ++ks) {
+          uint32_t b0, b1;
+          key_fragment<Storage>(key_words[half], ks, b0, b1);
+          const uint32_t a[4] = {query_fragment[ks][0], 0u, query_fragment[ks][1], 0u};
+          ptx::mma_16816<__half>(score[half], a, b0, b1);
+        }
+      float logit[4], tile_max = -INFINITY;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const float dot = score[i / 2][i % 2];
+        const float scaled = kIntegerCodes ? key_params[i].scale * (dot - key_params[i].zero * query_sum)
+                                           : key_row.scale * dot;
+        logit[i] = lane_token(quad, i) < valid ? scaled * p.scale_log2 : -INFINITY;
+        tile_max = fmaxf(tile_max, logit[i]);
+      }
+      tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
+      tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
+      const float new_max = fmaxf(running_max, tile_max);  // finite: a tile holds a token
+      float rescale = exp2f(running_max - new_max);         // 0 for the warp's first tile
+      running_max = new_max;
+      float weight[4], tile_sum = 0;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        weight[i] = exp2f(logit[i] - new_max);
+        tile_sum += weight[i];
+      }
+      running_sum = running_sum * rescale + tile_sum;
+      if constexpr (kIntegerCodes) {
+        float tile_unit = fmaxf(fmaxf(value_params[0].scale, value_params[1].scale),
+                                fmaxf(value_params[2].scale, value_params[3].scale));
+        tile_unit = fmaxf(tile_unit, __shfl_xor_sync(0xffffffffu, tile_unit, 1));
+        tile_unit = fmaxf(tile_unit, __shfl_xor_sync(0xffffffffu, tile_unit, 2));
+        rescale *= unit / tile_unit;
+        unit = tile_unit;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) weight[i] *= value_params[i].scale / tile_unit;
+      }
+      // P as the A operand (rows row + 8 are padding), rounded to fp16 here so that the zero-point
+      // term uses exactly what the mma multiplies.
+      const uint32_t p_fragment[4] = {ptx::pack_pair<__half>(weight[0], weight[1]), 0u,
+                                      ptx::pack_pair<__half>(weight[2], weight[3]), 0u};
+      if constexpr (kIntegerCodes) {
+        const float2 low = __half22float2(*reinterpret_cast<const __half2*>(&p_fragment[0]));
+        const float2 high = __half22float2(*reinterpret_cast<const __half2*>(&p_fragment[2]));
+        zero_term = zero_term * rescale + low.x * value_params[0].zero + low.y * value_params[1].zero +
+                    high.x * value_params[2].zero + high.y * value_params[3].zero;
+      }
+#pragma unroll
+      for (int n = 0; n < kOutTiles; ++n) {
+        acc[n][0] *= rescale;
+        acc[n][1] *= rescale;
+        const int word = n / kValueChannelsPerWord;
+        const int c = n % kValueChannelsPerWord;
+        const uint32_t b0 = value_pair<Storage>(value_words[0][word], value_words[1][word], c);
+        const uint32_t b1 = value_pair<Storage>(value_words[2][word], value_words[3][word], c);
+        ptx::mma_16816<__half>(acc[n], p_fragment, b0, b1);
+      }
+    }
+    tiles_before += tiles;
+  }
+
+  // The quad's lanes hold different tokens of the same row: add their sums.
+  running_sum += __shfl_xor_sync(0xffffffffu, running_sum, 1);
+  running_sum += __shfl_xor_sync(0xffffffffu, running_sum, 2);
+  zero_term += __shfl_xor_sync(0xffffffffu, zero_term, 1);
+  zero_term += __shfl_xor_sync(0xffffffffu, zero_term, 2);
+  if (real_row) {
+    if (quad == 0) {
+      warp_max[warp][row] = running_max;
+      warp_sum[warp][row] = running_sum;
+    }
+    const float out_scale = kIntegerCodes ? unit : value_row.scale;
+#pragma unroll
+    for (int n = 0; n < kOutTiles; ++n)
+#pragma unroll
+      for (int e = 0; e < 2; ++e)
+        warp_acc[warp][row][(2 * quad + e) * kValueSliceChannels + n] = out_scale * (acc[n][e] - zero_term);
+  }
+  __syncthreads();
+  write_split_partial<kWarps, kGroup, kHeadDim, kThreads>(p, item, warp_max, warp_sum, warp_acc);
+}
+
+}  // namespace unisparse::cuda
