@@ -118,6 +118,6 @@ case $part in
       -a logical_page_size=[16] -a token_budget=[256] -a reuse_interval=[4] --dump-plans --quiet \
       --results "$out/plan_export" --run-id "$run_id"
     step check_plan_export 40 python3 analysis/check_plan_export.py "$out/plan_export"
-    sweep quant_page_size 150
+    sweep quant_page_size 220
     ;;
 esac
