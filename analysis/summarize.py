@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from points import (ACCURACY_METRICS, distinct_values, format_value, load_rows,  # noqa: E402
                     number, ok_rows, present_columns, run_identity, swept_axes)
 
-TIME_COLUMNS = ["time_us", "time_selector_us", "time_attention_us", "achieved_gbps"]
+TIME_COLUMNS = ["time_us", "time_selector_us", "time_attention_us", "time_prefill_us", "achieved_gbps"]
 
 
 def markdown_table(header, body):

@@ -84,7 +84,7 @@ DecodeRun CudaBackend::decode(const Workload& workload, const DecodePlan& plan,
     throw Unsupported("cuda decode: a float KV cache is stored in the workload dtype " +
                       std::string(to_string(workload.dtype)) + ", not " +
                       std::string(to_string(plan.kv_storage)));
-  DecodeRunner runner(workload, plan, stream_, options.label);
+  DecodeRunner runner(workload, plan, stream_, options);
   DecodeRun run;
   for (int step = 0; step < workload.decode_steps; ++step) {
     runner.enqueue_step(step, runner.selector_runs_at(step));
@@ -94,6 +94,7 @@ DecodeRun CudaBackend::decode(const Workload& workload, const DecodePlan& plan,
   if (options.measure && workload.decode_steps > 0)
     run.times = time_decode_step(runner, workload.decode_steps - 1, plan.policy.reuse_interval,
                                  options, stream_);
+  run.times.prefill_us = runner.prefill_us();
   UNISPARSE_CUDA_CHECK(cudaStreamSynchronize(stream_));
   return run;
 }

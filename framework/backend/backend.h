@@ -25,6 +25,9 @@ struct PhaseTimes {
   double topk_us = kNotMeasured;
   double attention_us = kNotMeasured;
   double merge_us = kNotMeasured;
+  // Decode with cache_fill=prefill: the prefill over the whole prompt that filled the KV cache (the
+  // attention kernel and the cache writes: K/V scatter, key statistics, fp8 scales), once per run.
+  double prefill_us = kNotMeasured;
   double total_us = kNotMeasured;      // median of the per-iteration totals
   double total_min_us = kNotMeasured;
   double total_max_us = kNotMeasured;

@@ -148,6 +148,14 @@ std::vector<Param> make_params() {
           "gqa_selection", [](auto& p) -> auto& { return p.gqa_selection; },
           {GqaSelection::per_query_head, GqaSelection::kv_head_max, GqaSelection::kv_head_sum},
           "select pages per query head or once per KV head group"),
+      choice<CacheFill>(
+          "cache_fill", [](auto& p) -> auto& { return p.cache_fill; },
+          {CacheFill::upload, CacheFill::prefill},
+          "how the cuda backend fills its paged KV cache before decode step 0: upload the prompt's "
+          "K/V from the host, or run the prefill over the prompt (streaming heads as streaming "
+          "prefill heads, the others dense causal, tiles of block_size) and write the cache from "
+          "its device K/V, timed as time_prefill_us; decode only, the cpu backend ignores it (its "
+          "cache is the workload itself)"),
       number(
           "streaming_fraction", [](auto& p) -> auto& { return p.streaming_fraction; }, 0.0, 1.0,
           "share of KV heads that are streaming heads"),
@@ -159,7 +167,7 @@ std::vector<Param> make_params() {
           "most recent tokens a streaming head keeps"),
       integer(
           "block_size", [](auto& p) -> auto& { return p.block_size; }, 1,
-          "prefill query/KV tile, tokens", true),
+          "prefill query/KV tile, tokens (prefill points and cache_fill prefill)", true),
       integer(
           "decode_steps", [](auto& p) -> auto& { return p.decode_steps; }, 0,
           "decode queries per sequence (decode phase needs >= 1)"),

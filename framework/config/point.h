@@ -47,6 +47,9 @@ struct PointConfig {
   int token_budget = 4096;     // multiple of page_size
   int reuse_interval = 4;
   GqaSelection gqa_selection = GqaSelection::per_query_head;
+  // How the cuda backend fills its KV cache before decode step 0 (the CPU backend reads the
+  // workload's K/V directly); prefill needs the prompt's queries in the workload.
+  CacheFill cache_fill = CacheFill::upload;
 
   // Static sparsity.
   double streaming_fraction = 0.5;  // share of KV heads that are streaming heads
@@ -65,5 +68,11 @@ struct PointConfig {
 
   TimingConfig timing;
 };
+
+// Whether a point's workload carries the prefill queries [num_q_heads, T, head_dim]: prefill points,
+// and decode points whose cache is filled by running the prefill over the prompt.
+inline bool needs_prefill_queries(const PointConfig& point) {
+  return point.phase == Phase::prefill || point.cache_fill == CacheFill::prefill;
+}
 
 }  // namespace unisparse

@@ -64,6 +64,8 @@ constexpr std::array<std::pair<SparsityMode, std::string_view>, 4> kModes{
      {SparsityMode::static_dynamic, "static+dynamic"}}};
 constexpr std::array<std::pair<Phase, std::string_view>, 2> kPhases{
     {{Phase::prefill, "prefill"}, {Phase::decode, "decode"}}};
+constexpr std::array<std::pair<CacheFill, std::string_view>, 2> kCacheFills{
+    {{CacheFill::upload, "upload"}, {CacheFill::prefill, "prefill"}}};
 constexpr std::array<std::pair<DType, std::string_view>, 6> kDTypes{
     {{DType::fp32, "fp32"}, {DType::fp16, "fp16"}, {DType::bf16, "bf16"},
      {DType::int8, "int8"}, {DType::int4, "int4"}, {DType::fp8, "fp8"}}};
@@ -73,10 +75,12 @@ std::string_view to_string(HeadKind v) { return name_of(v, kHeadKinds); }
 std::string_view to_string(GqaSelection v) { return name_of(v, kGqa); }
 std::string_view to_string(SparsityMode v) { return name_of(v, kModes); }
 std::string_view to_string(Phase v) { return name_of(v, kPhases); }
+std::string_view to_string(CacheFill v) { return name_of(v, kCacheFills); }
 std::string_view to_string(DType v) { return name_of(v, kDTypes); }
 bool parse(std::string_view t, GqaSelection& o) { return value_of(t, o, kGqa); }
 bool parse(std::string_view t, SparsityMode& o) { return value_of(t, o, kModes); }
 bool parse(std::string_view t, Phase& o) { return value_of(t, o, kPhases); }
+bool parse(std::string_view t, CacheFill& o) { return value_of(t, o, kCacheFills); }
 bool parse(std::string_view t, DType& o) { return value_of(t, o, kDTypes); }
 
 }  // namespace unisparse

@@ -55,6 +55,10 @@ enum class SparsityMode { dense, static_only, dynamic_only, static_dynamic };
 
 enum class Phase { prefill, decode };
 
+// How a decode run fills the cuda backend's paged KV cache before step 0: upload the prompt's K/V
+// from the host, or run the prefill over the prompt and write the cache from its device K/V.
+enum class CacheFill { upload, prefill };
+
 // Storage type of Q/K/V. Values in host tensors are already rounded to it, so every backend sees the
 // same inputs.
 enum class DType { fp32, fp16, bf16, int8, int4, fp8 };
@@ -63,11 +67,13 @@ std::string_view to_string(HeadKind);
 std::string_view to_string(GqaSelection);
 std::string_view to_string(SparsityMode);
 std::string_view to_string(Phase);
+std::string_view to_string(CacheFill);
 std::string_view to_string(DType);
 // Parsers return false on an unknown name (the caller reports where it came from).
 bool parse(std::string_view text, GqaSelection& out);
 bool parse(std::string_view text, SparsityMode& out);
 bool parse(std::string_view text, Phase& out);
+bool parse(std::string_view text, CacheFill& out);
 bool parse(std::string_view text, DType& out);
 
 inline bool uses_streaming_heads(SparsityMode m) {

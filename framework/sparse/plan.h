@@ -27,6 +27,13 @@ struct DecodePlan {
   // KV cache storage format; fp32/fp16/bf16 = the workload's values as they are, int8/int4/fp8 =
   // quantized per token (DESIGN.md §7)
   DType kv_storage = DType::fp32;
+  // How the cuda backend fills its KV cache before step 0: upload the prompt's K/V, or run the
+  // prefill over the prompt (make_prefill_plan of these heads: streaming heads as streaming prefill
+  // heads when the mode has them, the others dense causal; tiles of prefill_block_size tokens) and
+  // write the cache from its device K/V. Either way the cache holds the same bytes. The CPU backend
+  // reads the workload's K/V directly and ignores both.
+  CacheFill cache_fill = CacheFill::upload;
+  int prefill_block_size = 64;
 };
 
 // Result of decode page selection: selections[s] has one row per (batch b, query head h), row index

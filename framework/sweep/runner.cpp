@@ -75,6 +75,8 @@ DecodePlan decode_plan_for(const PointConfig& point, const Workload& workload) {
   plan.geometry = {point.page_size, point.logical_page_size};
   plan.policy = {point.token_budget, point.reuse_interval, point.gqa_selection};
   plan.kv_storage = point.kv_dtype;
+  plan.cache_fill = point.cache_fill;
+  plan.prefill_block_size = point.block_size;
   return plan;
 }
 
@@ -129,6 +131,7 @@ void add_times(Row& row, const PhaseTimes& t) {
   row["time_topk_us"] = number_or_null(t.topk_us);
   row["time_attention_us"] = number_or_null(t.attention_us);
   row["time_merge_us"] = number_or_null(t.merge_us);
+  row["time_prefill_us"] = number_or_null(t.prefill_us);
   row["timing_iterations"] = t.iterations;
   row["timer"] = t.timer.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.timer);
 }

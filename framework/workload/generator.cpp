@@ -439,7 +439,7 @@ Workload generate_workload(const PointConfig& requested) {
   // Allocation zero-fills gigabytes at long contexts: spread it (and the first touch) over threads.
   parallel_for(point.batch, [&](int64_t b) {
     Sequence& seq = workload.batch[b];
-    if (point.phase == Phase::prefill) seq.q = Tensor({shape.num_q_heads, T, d});
+    if (needs_prefill_queries(point)) seq.q = Tensor({shape.num_q_heads, T, d});
     seq.k = Tensor({shape.num_kv_heads, T, d});
     seq.v = Tensor({shape.num_kv_heads, T, d});
     seq.q_decode = Tensor({steps, shape.num_q_heads, d});

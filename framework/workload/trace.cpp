@@ -97,8 +97,12 @@ Workload read_trace(const std::string& path, int layer, const PointConfig& point
 
   const bool has_prefill_queries = reader.contains(q_name);
   const bool has_decode = reader.contains(qd_name);
-  if (point.phase == Phase::prefill && !has_prefill_queries)
-    throw tensor_error(path, q_name, "missing from the file (a prefill point needs prefill queries)");
+  if (needs_prefill_queries(point) && !has_prefill_queries)
+    throw tensor_error(path, q_name,
+                       point.phase == Phase::prefill
+                           ? "missing from the file (a prefill point needs prefill queries)"
+                           : "missing from the file (cache_fill prefill runs the prefill over the "
+                             "prompt, which needs its queries)");
   if (point.phase == Phase::decode && !has_decode)
     throw tensor_error(path, qd_name, "missing from the file (a decode point needs decode queries)");
 
@@ -152,7 +156,7 @@ Workload read_trace(const std::string& path, int layer, const PointConfig& point
   Sequence seq;
   seq.k = reader.read(k_name);
   seq.v = reader.read(v_name);
-  if (has_prefill_queries && point.phase == Phase::prefill) seq.q = reader.read(q_name);
+  if (needs_prefill_queries(point)) seq.q = reader.read(q_name);
   if (has_decode) {
     seq.q_decode = first_steps(reader.read(qd_name), steps);
     seq.k_decode = first_steps(reader.read(kd_name), steps);

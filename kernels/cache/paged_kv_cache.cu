@@ -1,8 +1,11 @@
 #include "kernels/cache/paged_kv_cache.h"
 
+#include <cub/block/block_reduce.cuh>
+
 #include <algorithm>
 #include <numeric>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "framework/core/kv_quant.h"
@@ -14,6 +17,33 @@ namespace unisparse::cuda {
 namespace {
 
 constexpr int kWarpsPerBlock = 8;  // token rows written per block, one warp each
+constexpr int kAbsMaxThreads = 256;
+constexpr int kAbsMaxMaxBlocks = 1024;
+
+// A source element as fp32: the host path stages fp32, the prefill's tensors are fp16 / bf16.
+__device__ __forceinline__ float widen(float x) { return x; }
+__device__ __forceinline__ float widen(__half x) { return __half2float(x); }
+__device__ __forceinline__ float widen(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+// One token row as fp32 for store_token_row, which reads fp32 and some channels twice: fp32 sources
+// are read in place, 16-bit sources are first widened into this warp's scratch [head_dim] in shared
+// memory. Widening is exact, so both give the same bytes for the same values.
+template <class Source>
+__device__ __forceinline__ const float* row_as_float(const Source* source, float* warp_scratch,
+                                                     int head_dim, int lane) {
+  if constexpr (std::is_same_v<Source, float>) {
+    return source;
+  } else {
+    for (int c = lane; c < head_dim; c += 32) warp_scratch[c] = widen(source[c]);
+    __syncwarp();
+    return warp_scratch;
+  }
+}
+
+template <class Source>
+constexpr int scatter_shared_bytes(int head_dim) {
+  return std::is_same_v<Source, float> ? 0 : kWarpsPerBlock * 2 * head_dim * int(sizeof(float));
+}
 
 // Where token `token` of pool row `row` is stored: its row of bytes and the index of its
 // (scale, zero) pair.
@@ -43,23 +73,30 @@ __device__ __forceinline__ void store_token(const PagedKvView<KvType>& pool, int
                            Storage::kRowScale ? pool.maybe_value_row_scale[row] : 1.0f, lane);
 }
 
-// grid (ceil(tokens / kWarpsPerBlock)), block (32, kWarpsPerBlock): one warp per token row.
-template <class KvType, class Storage>
-__global__ void prefill_scatter_kernel(PagedKvView<KvType> pool, int row, const float* keys,
-                                       const float* values, int num_tokens, int first_kept_token) {
+// grid (ceil(tokens / kWarpsPerBlock)), block (32, kWarpsPerBlock), scatter_shared_bytes<Source>
+// of shared memory: one warp per token row. Token t of the row is at keys / values + t * token_stride.
+template <class KvType, class Storage, class Source>
+__global__ void prefill_scatter_kernel(PagedKvView<KvType> pool, int row, const Source* keys,
+                                       const Source* values, int64_t token_stride, int num_tokens,
+                                       int first_kept_token) {
+  extern __shared__ float widened[];  // 16-bit sources: [kWarpsPerBlock, 2, head_dim]
   const int token = blockIdx.x * kWarpsPerBlock + threadIdx.y;
   if (token >= num_tokens) return;
   // Streaming rows keep the sink and the tokens a later local window can still reach.
   if (pool.streaming && token >= pool.sink_tokens && token < first_kept_token) return;
-  const int64_t source = int64_t(token) * pool.head_dim;
-  store_token<KvType, Storage>(pool, row, token, keys + source, values + source, threadIdx.x);
+  const int64_t source = int64_t(token) * token_stride;
+  float* warp_scratch = widened + threadIdx.y * 2 * pool.head_dim;
+  const float* key = row_as_float(keys + source, warp_scratch, pool.head_dim, threadIdx.x);
+  const float* value =
+      row_as_float(values + source, warp_scratch + pool.head_dim, pool.head_dim, threadIdx.x);
+  store_token<KvType, Storage>(pool, row, token, key, value, threadIdx.x);
 }
 
 // grid (ceil(logical pages / blockDim.y)), block (head_dim, logical pages per block): kmax/kmin over
 // the tokens of one logical page present so far, from the keys before quantization.
-template <class KvType>
-__global__ void prefill_key_stats_kernel(PagedKvView<KvType> pool, int row, const float* keys,
-                                         int num_tokens) {
+template <class KvType, class Source>
+__global__ void prefill_key_stats_kernel(PagedKvView<KvType> pool, int row, const Source* keys,
+                                         int64_t token_stride, int num_tokens) {
   const int logical_page = blockIdx.x * blockDim.y + threadIdx.y;
   const int channel = threadIdx.x;
   const int begin = logical_page * pool.logical_page_size;
@@ -67,13 +104,46 @@ __global__ void prefill_key_stats_kernel(PagedKvView<KvType> pool, int row, cons
   const int end = min(begin + pool.logical_page_size, num_tokens);
   float key_max = -INFINITY, key_min = INFINITY;
   for (int token = begin; token < end; ++token) {
-    const float key = to_float(from_float<KvType>(keys[int64_t(token) * pool.head_dim + channel]));
+    const float key = to_float(from_float<KvType>(widen(keys[int64_t(token) * token_stride + channel])));
     key_max = fmaxf(key_max, key);
     key_min = fminf(key_min, key);
   }
   const int64_t at = (int64_t(row) * pool.head_dim + channel) * pool.logical_pages_per_row + logical_page;
   pool.maybe_key_max[at] = from_float<KvType>(key_max);
   pool.maybe_key_min[at] = from_float<KvType>(key_min);
+}
+
+struct FloatMax {
+  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+// grid (blocks, 2), block kAbsMaxThreads: max |x| over tokens [0, num_tokens) x head_dim of keys
+// (blockIdx.y 0) or values (1), folded into absmax_bits[blockIdx.y], which must start at 0. The bits
+// of non-negative floats order as the floats do, so an integer atomicMax is the float max, and a max
+// is exact in any order.
+template <class Source>
+__global__ void row_absmax_kernel(const Source* keys, const Source* values, int64_t token_stride,
+                                  int head_dim, int64_t count, uint32_t* absmax_bits) {
+  const Source* source = blockIdx.y == 0 ? keys : values;
+  float absmax = 0.0f;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t token = i / head_dim;
+    absmax = fmaxf(absmax, fabsf(widen(source[token * token_stride + (i - token * head_dim)])));
+  }
+  using BlockReduce = cub::BlockReduce<float, kAbsMaxThreads>;
+  __shared__ typename BlockReduce::TempStorage reduce_storage;
+  const float block_max = BlockReduce(reduce_storage).Reduce(absmax, FloatMax{});
+  if (threadIdx.x == 0) atomicMax(absmax_bits + blockIdx.y, __float_as_uint(block_max));
+}
+
+// block 2 (keys, values): the row's fp8 scales as e4m3_scale computes them, max |x| / 448 in fp32
+// (one correctly rounded division), 1 when every value is 0.
+__global__ void fp8_row_scale_kernel(const uint32_t* absmax_bits, float* key_row_scale,
+                                     float* value_row_scale, int row) {
+  const float absmax = __uint_as_float(absmax_bits[threadIdx.x]);
+  (threadIdx.x == 0 ? key_row_scale : value_row_scale)[row] =
+      absmax > 0.0f ? __fdiv_rn(absmax, kE4m3Max) : 1.0f;
 }
 
 template <class KvType>
@@ -144,6 +214,7 @@ PagedKvCache::PagedKvCache(DType stats_dtype, DType storage, const PoolShape& sh
   if (storage == DType::fp8) {
     key_row_scale_.upload(std::vector<float>(shape.rows, 1.0f));
     value_row_scale_.upload(std::vector<float>(shape.rows, 1.0f));
+    absmax_bits_.resize(2);
   }
   if (shape.logical_page_size > 0) {
     key_max_.resize(int64_t(shape.rows) * shape.head_dim * shape.logical_pages_per_row());
@@ -209,25 +280,74 @@ void PagedKvCache::write_prefill(int row, const float* keys, const float* values
                                        cudaMemcpyHostToDevice, stream));
   UNISPARSE_CUDA_CHECK(cudaMemcpyAsync(staging_values_.data(), values, count * sizeof(float),
                                        cudaMemcpyHostToDevice, stream));
+  enqueue_scatter_and_stats(row, staging_keys_.data(), staging_values_.data(), num_tokens,
+                            shape_.head_dim, stream);
+  // The staging buffers are reused by the next row.
+  UNISPARSE_CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
+void PagedKvCache::write_prefill_from_device(int row, const void* keys, const void* values,
+                                             DType source_dtype, int num_tokens,
+                                             int64_t token_stride, cudaStream_t stream) {
+  const auto write = [&](auto element) {
+    using Source = decltype(element);
+    const auto* source_keys = static_cast<const Source*>(keys);
+    const auto* source_values = static_cast<const Source*>(values);
+    if (storage_ == DType::fp8)
+      enqueue_fp8_row_scales(row, source_keys, source_values, num_tokens, token_stride, stream);
+    if (num_tokens > 0)
+      enqueue_scatter_and_stats(row, source_keys, source_values, num_tokens, token_stride, stream);
+  };
+  switch (source_dtype) {
+    case DType::fp32: return write(float{});
+    case DType::fp16: return write(__half{});
+    case DType::bf16: return write(__nv_bfloat16{});
+    default:
+      throw Unsupported("cuda cache: K/V rows in " + std::string(to_string(source_dtype)) +
+                        " cannot be written (fp32, fp16, bf16)");
+  }
+}
+
+template <class Source>
+void PagedKvCache::enqueue_fp8_row_scales(int row, const Source* keys, const Source* values,
+                                          int num_tokens, int64_t token_stride,
+                                          cudaStream_t stream) {
+  UNISPARSE_CUDA_CHECK(cudaMemsetAsync(absmax_bits_.data(), 0, 2 * sizeof(uint32_t), stream));
+  const int64_t count = int64_t(num_tokens) * shape_.head_dim;
+  if (count > 0) {
+    const int blocks = static_cast<int>(
+        std::min<int64_t>(ceil_div(count, int64_t{kAbsMaxThreads} * 8), kAbsMaxMaxBlocks));
+    row_absmax_kernel<<<dim3(blocks, 2), kAbsMaxThreads, 0, stream>>>(
+        keys, values, token_stride, shape_.head_dim, count, absmax_bits_.data());
+    UNISPARSE_CUDA_CHECK_LAUNCH();
+  }
+  fp8_row_scale_kernel<<<1, 2, 0, stream>>>(absmax_bits_.data(), key_row_scale_.data(),
+                                            value_row_scale_.data(), row);
+  UNISPARSE_CUDA_CHECK_LAUNCH();
+}
+
+template <class Source>
+void PagedKvCache::enqueue_scatter_and_stats(int row, const Source* keys, const Source* values,
+                                             int num_tokens, int64_t token_stride,
+                                             cudaStream_t stream) {
   const int first_kept_token = std::max(0, num_tokens - shape_.local_tokens);
   UNISPARSE_DISPATCH_KV_DTYPE(stats_dtype_, KvType, [&] {
     const PagedKvView<KvType> pool = view<KvType>();
     UNISPARSE_DISPATCH_KV_STORAGE(storage_, Storage, [&] {
-      prefill_scatter_kernel<KvType, Storage>
-          <<<ceil_div(num_tokens, kWarpsPerBlock), dim3(32, kWarpsPerBlock), 0, stream>>>(
-              pool, row, staging_keys_.data(), staging_values_.data(), num_tokens, first_kept_token);
+      prefill_scatter_kernel<KvType, Storage, Source>
+          <<<ceil_div(num_tokens, kWarpsPerBlock), dim3(32, kWarpsPerBlock),
+             scatter_shared_bytes<Source>(shape_.head_dim), stream>>>(
+              pool, row, keys, values, token_stride, num_tokens, first_kept_token);
       UNISPARSE_CUDA_CHECK_LAUNCH();
     });
     if (pool.maybe_key_max) {
       const dim3 block(shape_.head_dim, std::max(1, 256 / shape_.head_dim));
       const int logical_pages = ceil_div(num_tokens, shape_.logical_page_size);
       prefill_key_stats_kernel<<<ceil_div(logical_pages, block.y), block, 0, stream>>>(
-          pool, row, staging_keys_.data(), num_tokens);
+          pool, row, keys, token_stride, num_tokens);
       UNISPARSE_CUDA_CHECK_LAUNCH();
     }
   });
-  // The staging buffers are reused by the next row.
-  UNISPARSE_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
 void append_token_to_pools(PagedKvCache* maybe_first, const int32_t* first_source_row,

@@ -77,6 +77,14 @@ class PagedKvCache {
   // scales from all num_tokens keys and values (e4m3_scale), as the CPU backend does.
   void write_prefill(int row, const float* keys, const float* values, int num_tokens,
                      cudaStream_t stream);
+  // The same write from rows already on the device (the prefill's K/V): keys / values point at token
+  // 0 of the row in source_dtype (fp32, fp16 or bf16), token t at t * token_stride elements further.
+  // Same kernels, so the same values give the same bytes and statistics as write_prefill; fp8 takes
+  // the row's scales on the device, equal to e4m3_scale's. Enqueued on `stream` without host
+  // synchronisation, so the sources must live until it has run; rewriting a row from the same
+  // sources leaves the cache unchanged.
+  void write_prefill_from_device(int row, const void* keys, const void* values, DType source_dtype,
+                                 int num_tokens, int64_t token_stride, cudaStream_t stream);
   const PoolShape& shape() const { return shape_; }
   DType stats_dtype() const { return stats_dtype_; }
   DType storage() const { return storage_; }
@@ -86,6 +94,16 @@ class PagedKvCache {
   PagedKvView<KvType> view();
 
  private:
+  // Tokens [0, num_tokens) of one row into its pages (quantized with the row scales already in
+  // place) and, with statistics, the row's kmax/kmin from the keys before quantization.
+  template <class Source>
+  void enqueue_scatter_and_stats(int row, const Source* keys, const Source* values, int num_tokens,
+                                 int64_t token_stride, cudaStream_t stream);
+  // fp8: the row's key and value scales from every one of its num_tokens keys / values.
+  template <class Source>
+  void enqueue_fp8_row_scales(int row, const Source* keys, const Source* values, int num_tokens,
+                              int64_t token_stride, cudaStream_t stream);
+
   DType stats_dtype_, storage_;
   PoolShape shape_;
   int row_bytes_ = 0;
@@ -95,6 +113,7 @@ class PagedKvCache {
   DeviceBuffer<uint16_t> key_max_, key_min_;
   DeviceBuffer<int32_t> page_indptr_, page_indices_;
   DeviceBuffer<float> staging_keys_, staging_values_;
+  DeviceBuffer<uint32_t> absmax_bits_;  // fp8: [2] max |key|, max |value| of the row being written
 };
 
 // Appends token `position` to every row of one or two pools (either may be null) with one launch:

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "framework/core/error.h"
 #include "framework/core/kv_quant.h"
 #include "kernels/common/dispatch.h"
+#include "kernels/profile/gpu_timer.h"
 #include "kernels/profile/nvtx.h"
 #include "kernels/select/selector.h"
 
@@ -27,8 +29,8 @@ std::vector<int32_t> pages_of_ranges(const std::vector<TokenRange>& ranges, int 
 }  // namespace
 
 DecodeRunner::DecodeRunner(const Workload& workload, const DecodePlan& plan, cudaStream_t stream,
-                           std::string nvtx_label)
-    : plan_(plan), stream_(stream), nvtx_label_(std::move(nvtx_label)) {
+                           const RunOptions& options)
+    : plan_(plan), stream_(stream), nvtx_label_(options.label) {
   batch_ = workload.batch_size();
   num_q_heads_ = workload.shape.num_q_heads;
   num_kv_heads_ = workload.shape.num_kv_heads;
@@ -92,18 +94,21 @@ DecodeRunner::DecodeRunner(const Workload& workload, const DecodePlan& plan, cud
                       page_size_, capacity, plan.heads.sink_tokens, plan.heads.local_tokens, 0};
       streaming_pool_.emplace(stats_dtype, storage, shape, seed * 2 + 2);
     }
-    for (int b = 0; b < batch_; ++b) {
-      const Sequence& sequence = workload.batch[b];
-      for (size_t h = 0; h < dense_heads_.size(); ++h)
-        dense_pool_->write_prefill(b * int(dense_heads_.size()) + int(h),
-                                   sequence.k.row({dense_heads_[h]}), sequence.v.row({dense_heads_[h]}),
-                                   context_len_, stream_);
-      for (size_t h = 0; h < streaming_heads_.size(); ++h)
-        streaming_pool_->write_prefill(b * int(streaming_heads_.size()) + int(h),
-                                       sequence.k.row({streaming_heads_[h]}),
-                                       sequence.v.row({streaming_heads_[h]}), context_len_, stream_);
+    if (plan.cache_fill == CacheFill::upload) {
+      for (int b = 0; b < batch_; ++b) {
+        const Sequence& sequence = workload.batch[b];
+        for (size_t h = 0; h < dense_heads_.size(); ++h)
+          dense_pool_->write_prefill(b * int(dense_heads_.size()) + int(h),
+                                     sequence.k.row({dense_heads_[h]}), sequence.v.row({dense_heads_[h]}),
+                                     context_len_, stream_);
+        for (size_t h = 0; h < streaming_heads_.size(); ++h)
+          streaming_pool_->write_prefill(b * int(streaming_heads_.size()) + int(h),
+                                         sequence.k.row({streaming_heads_[h]}),
+                                         sequence.v.row({streaming_heads_[h]}), context_len_, stream_);
+      }
     }
   }
+  if (plan.cache_fill == CacheFill::prefill) fill_pools_by_prefill(workload, options);
 
   // Decode inputs, step-major so that one step's rows are contiguous.
   const int64_t q_step = int64_t(batch_) * num_q_heads_ * head_dim_;
@@ -158,6 +163,62 @@ DecodeRunner::DecodeRunner(const Workload& workload, const DecodePlan& plan, cud
     selected_.resize(int64_t(selection_rows_) * pages_to_pick_);
     selected_count_.resize(selection_rows_);
   }
+}
+
+void DecodeRunner::fill_pools_by_prefill(const Workload& workload, const RunOptions& options) {
+  const std::vector<int64_t> prompt_queries{num_q_heads_, context_len_, head_dim_};
+  for (const Sequence& sequence : workload.batch)
+    if (sequence.q.shape() != prompt_queries)
+      throw std::invalid_argument("cuda decode: cache_fill prefill needs the prompt's queries "
+                                  "[num_q_heads, T, head_dim] in the workload");
+  // The decode plan's head layout: streaming heads run as streaming prefill heads, the others dense
+  // causal.
+  const PrefillPlan prefill_plan = make_prefill_plan(
+      workload.shape, plan_.heads, plan_.prefill_block_size, uses_streaming_heads(plan_.mode));
+  std::optional<DevicePrefill> prefill;
+  {
+    NvtxRange range(nvtx_label_, "prefill_upload");
+    prefill.emplace(workload, prefill_plan);
+  }
+  if (prefill->empty()) return;
+  // Rewriting the pools from the same K/V leaves them unchanged, so the timing can repeat the whole
+  // fill. The attention output goes to the prefill's own buffer: decode does not read it.
+  const auto fill = [&](cudaStream_t on) {
+    prefill->launch(on);
+    write_pools_from(*prefill, on);
+  };
+  {
+    NvtxRange range(nvtx_label_, "prefill");
+    prefill->poison_output(stream_);
+    fill(stream_);
+  }
+  // Unwritten outputs keep the NaN poison: a prefill that skipped rows does not go unnoticed even
+  // though decode never reads them.
+  if (const int64_t nonfinite = prefill->count_nonfinite_output(stream_); nonfinite > 0)
+    throw std::runtime_error("cuda decode: the prefill that filled the cache left " +
+                             std::to_string(nonfinite) + " non-finite outputs");
+  if (options.measure) {
+    const GpuTiming timing = time_gpu(
+        [&](cudaStream_t on) {
+          const NvtxRange range(nvtx_label_, "prefill");
+          fill(on);
+        },
+        timing_for(options), stream_);
+    prefill_us_ = timing.median_us;
+  }
+}
+
+void DecodeRunner::write_pools_from(const DevicePrefill& prefill, cudaStream_t stream) {
+  const auto write_pool = [&](PagedKvCache& pool, const std::vector<int32_t>& heads) {
+    const int pool_heads = static_cast<int>(heads.size());
+    for (int b = 0; b < batch_; ++b)
+      for (int h = 0; h < pool_heads; ++h)
+        pool.write_prefill_from_device(b * pool_heads + h, prefill.key_rows(b, heads[h]),
+                                       prefill.value_rows(b, heads[h]), prefill.dtype(),
+                                       context_len_, prefill.token_stride(), stream);
+  };
+  if (dense_pool_) write_pool(*dense_pool_, dense_heads_);
+  if (streaming_pool_) write_pool(*streaming_pool_, streaming_heads_);
 }
 
 DecodeRunner::PoolLaunch DecodeRunner::plan_pool_launch(DecodeVariant variant, int pool_rows,

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/backend/backend.h"
 #include "framework/core/csr.h"
 #include "framework/core/tensor.h"
 #include "framework/sparse/plan.h"
@@ -16,6 +17,7 @@
 #include "kernels/cache/paged_kv_cache.h"
 #include "kernels/common/device_buffer.h"
 #include "kernels/decode/decode_attention.h"
+#include "kernels/prefill/device_prefill.h"
 
 namespace unisparse::cuda {
 
@@ -31,9 +33,11 @@ inline const std::map<std::string, std::string>& decode_phase_of_kernel() {
 
 class DecodeRunner {
  public:
-  // Uploads the prefill into the pools; throws Unsupported for what no kernel is built for.
+  // Fills the pools with the prompt as plan.cache_fill says: uploads its K/V, or runs the prefill over
+  // it and writes the pools from the prefill's device K/V (timed with options.measure). Throws
+  // Unsupported for what no kernel is built for. NVTX ranges are labelled options.label.
   DecodeRunner(const Workload& workload, const DecodePlan& plan, cudaStream_t stream,
-               std::string nvtx_label);
+               const RunOptions& options);
 
   // Enqueues decode step `step`: append token T+step, select pages when run_selector, attend, merge.
   // No host synchronisation.
@@ -42,12 +46,18 @@ class DecodeRunner {
     return uses_selection_ && step % plan_.policy.reuse_interval == 0;
   }
   bool uses_selection() const { return uses_selection_; }
+  // cache_fill=prefill with options.measure: median time of the prefill that filled the pools (its
+  // attention kernel and the pool writes), microseconds; kNotMeasured otherwise.
+  double prefill_us() const { return prefill_us_; }
   // Pages attended at `step` by every (b, q head), rows b * num_q_heads + h (synchronises).
   Csr attended_pages(int step);
   // Per sequence [steps, num_q_heads, head_dim] (synchronises).
   std::vector<Tensor> outputs();
 
  private:
+  void fill_pools_by_prefill(const Workload& workload, const RunOptions& options);
+  void write_pools_from(const DevicePrefill& prefill, cudaStream_t stream);
+
   struct PoolLaunch {
     DecodeVariant variant;
     int heads_per_load;
@@ -67,6 +77,7 @@ class DecodeRunner {
   int page_size_, pages_to_pick_ = 0;
   bool uses_selection_ = false;
   int sm_count_ = 1;
+  double prefill_us_ = kNotMeasured;
 
   std::vector<int32_t> dense_heads_, streaming_heads_;  // model KV heads of each pool
   std::optional<PagedKvCache> dense_pool_, streaming_pool_;

@@ -239,3 +239,41 @@ timing: {warmup: 0, min_iters: 1, max_iters: 1}
 }
 
 }  // namespace
+
+namespace {
+
+// The cpu backend's cache is the workload itself: cache_fill changes nothing in its rows, and
+// time_prefill_us (a cuda measurement) stays empty.
+TEST_F(CliTest, CacheFillIsIgnoredByTheCpuBackend) {
+  write("fill.yaml", R"(name: cli_fill
+model: tiny
+workload: needle
+phase: decode
+backends: [cpu]
+fixed: {context_len: 300, batch: 1, decode_steps: 4, mode: static+dynamic, page_size: 16,
+        logical_page_size: 16, token_budget: 64}
+axes:
+  cache_fill: [upload, prefill]
+timing: {warmup: 0, min_iters: 1, max_iters: 1}
+)");
+  const Result result = run_cli("run " + (dir_ / "fill.yaml").string() + " --configs " + configs() +
+                                    " --quiet --run-id r --results " + (dir_ / "results").string(),
+                                dir_);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::ifstream jsonl(dir_ / "results" / "cli_fill" / "r" / "points.jsonl");
+  std::map<std::string, nlohmann::json> rows;
+  for (std::string line; std::getline(jsonl, line);) {
+    const auto row = nlohmann::json::parse(line);
+    rows[row["cache_fill"].get<std::string>()] = row;
+  }
+  ASSERT_EQ(rows.size(), 2u);
+  for (const char* fill : {"upload", "prefill"}) {
+    ASSERT_EQ(rows[fill]["status"], "ok") << fill << ": " << rows[fill]["reason"];
+    ASSERT_TRUE(rows[fill].contains("time_prefill_us")) << fill;
+    EXPECT_TRUE(rows[fill]["time_prefill_us"].is_null()) << fill;
+  }
+  for (const char* metric : {"out_rel_l2_mean", "out_rel_l2_max", "attn_recall", "page_recall"})
+    EXPECT_EQ(rows["upload"][metric], rows["prefill"][metric]) << metric;
+}
+
+}  // namespace

@@ -32,6 +32,7 @@ TEST(ParamsTest, KeysAreUniqueAndCoverTheResultsColumns) {
                              "local_tokens",
                              "block_size",
                              "gqa_selection",
+                             "cache_fill",
                              "decode_steps",
                              "seed",
                              "reference_batches",
@@ -77,6 +78,7 @@ TEST(ParamsTest, SetParamWritesTheField) {
   set_param(point, "workload.needle_strength", "12.5");
   set_param(point, "timing.l2_flush", "false");
   set_param(point, "seed", "18446744073709551615");
+  set_param(point, "cache_fill", "prefill");
   EXPECT_EQ(point.page_size, 128);
   EXPECT_EQ(point.mode, SparsityMode::dynamic_only);
   EXPECT_EQ(point.kv_dtype, DType::int4);
@@ -84,6 +86,7 @@ TEST(ParamsTest, SetParamWritesTheField) {
   EXPECT_EQ(point.workload.knobs.needle_strength, 12.5);
   EXPECT_FALSE(point.timing.l2_flush);
   EXPECT_EQ(point.seed, UINT64_MAX);
+  EXPECT_EQ(point.cache_fill, CacheFill::prefill);
 }
 
 TEST(ParamsTest, SetParamRejectsBadValuesAndUnknownKeys) {
@@ -97,6 +100,8 @@ TEST(ParamsTest, SetParamRejectsBadValuesAndUnknownKeys) {
   EXPECT_THROW(set_param(point, "workload.query_drift", "1.5"), ParamValueError);
   EXPECT_THROW(set_param(point, "kv_dtype", "int2"), ParamValueError);
   EXPECT_THROW(set_param(point, "timing.l2_flush", "yes"), ParamValueError);
+  EXPECT_THROW(set_param(point, "cache_fill", "Prefill"), ParamValueError);
+  EXPECT_THROW(set_param(point, "cache_fill", ""), ParamValueError);
   try {
     set_param(point, "logical_page_sz", "16");
     FAIL() << "no error";
@@ -104,6 +109,23 @@ TEST(ParamsTest, SetParamRejectsBadValuesAndUnknownKeys) {
     EXPECT_NE(std::string(e.what()).find("did you mean 'logical_page_size'?"), std::string::npos);
   }
   EXPECT_EQ(point.page_size, PointConfig{}.page_size);  // a rejected value leaves the field alone
+}
+
+TEST(ParamsTest, CacheFillDefaultsToUploadAndSaysTheCpuBackendIgnoresIt) {
+  const Param* cache_fill = find_param("cache_fill");
+  ASSERT_NE(cache_fill, nullptr);
+  EXPECT_EQ(cache_fill->get(PointConfig{}), "upload");
+  const std::string& description = cache_fill->description;
+  EXPECT_NE(description.find("upload | prefill"), std::string::npos) << description;
+  EXPECT_NE(description.find("cpu backend ignores it"), std::string::npos) << description;
+  PointConfig point;
+  try {
+    set_param(point, "cache_fill", "prefil");
+    FAIL() << "no error";
+  } catch (const ParamValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("did you mean 'prefill'?"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(point.cache_fill, CacheFill::upload);
 }
 
 TEST(ValueTextTest, Numbers) {

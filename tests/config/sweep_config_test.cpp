@@ -214,6 +214,35 @@ TEST_F(SweepConfigTest, UnknownEnumNames) {
   error_at(with_line(5, "backends: []"), 5, "backends");
 }
 
+TEST_F(SweepConfigTest, CacheFillParsesFromFixedAxesAndOverrides) {
+  EXPECT_EQ(load(kValidSweep).base.cache_fill, CacheFill::upload);  // the default
+  EXPECT_EQ(load(with_line(8, "  cache_fill: prefill")).base.cache_fill, CacheFill::prefill);
+  const SweepConfig swept = load(with_line(11, "  cache_fill: [upload, prefill]"));
+  ASSERT_EQ(swept.axes.size(), 2u);
+  EXPECT_EQ(swept.axes[1].key, "cache_fill");
+  EXPECT_EQ(swept.axes[1].values, (std::vector<std::string>{"upload", "prefill"}));
+  EXPECT_EQ(load(kValidSweep, {{Override::fixed, "cache_fill=prefill"}}).base.cache_fill,
+            CacheFill::prefill);
+  const SweepConfig overridden = load(kValidSweep, {{Override::axis, "cache_fill=[prefill]"}});
+  EXPECT_EQ(overridden.axes.back().key, "cache_fill");
+  // The resolved config carries the value, so the run directory's config.yaml reloads to it.
+  EXPECT_NE(load(with_line(8, "  cache_fill: prefill")).resolved_yaml.find("cache_fill: prefill"),
+            std::string::npos);
+}
+
+TEST_F(SweepConfigTest, BadCacheFillIsAnErrorNamingFileLineAndKey) {
+  expect_contains(error_at(with_line(8, "  cache_fill: device"), 8, "fixed.cache_fill"),
+                  {"unknown value 'device'", "expected one of: upload | prefill"});
+  expect_contains(error_at(with_line(8, "  cache_fill: prefil"), 8, "fixed.cache_fill"),
+                  {"did you mean 'prefill'?"});
+  expect_contains(error_at(with_line(8, "  cache_fill: 1"), 8, "fixed.cache_fill"),
+                  {"unknown value '1'"});
+  error_at(with_line(11, "  cache_fill: [upload, uplaod]"), 11, "axes.cache_fill[1]");
+  expect_contains(override_error({{Override::fixed, "cache_fill=host"}}, "cache_fill"),
+                  {"unknown value 'host'"});
+  override_error({{Override::axis, "cache_fill=[prefill, gpu]"}}, "cache_fill[1]");
+}
+
 TEST_F(SweepConfigTest, UnknownModelAndWorkloadNames) {
   expect_contains(error_at(with_line(2, "model: llama3-9b"), 2, "model"),
                   {"unknown model 'llama3-9b'", "did you mean 'llama3-8b'?", "tiny"});

@@ -108,6 +108,27 @@ TEST(Generator, DecodePointsHaveNoPrefillQueries) {
   EXPECT_FALSE(w.batch[0].q_decode.empty());
 }
 
+TEST(Generator, CacheFillPrefillAddsThePromptQueriesAndNothingElseChanges) {
+  PointConfig point = small_point();
+  const Workload uploaded = generate_workload(point);
+  point.cache_fill = CacheFill::prefill;
+  const Workload prefilled = generate_workload(point);
+  point.phase = Phase::prefill;
+  const Workload prefill_point = generate_workload(point);
+  for (int b = 0; b < point.batch; ++b) {
+    const Sequence& with = prefilled.batch[b];
+    const Sequence& without = uploaded.batch[b];
+    EXPECT_EQ(with.q.shape(), (std::vector<int64_t>{4, 3001, 64}));
+    EXPECT_TRUE(same_values(with.q, prefill_point.batch[b].q)) << "the queries a prefill point gets";
+    EXPECT_TRUE(same_values(with.k, without.k));
+    EXPECT_TRUE(same_values(with.v, without.v));
+    EXPECT_TRUE(same_values(with.q_decode, without.q_decode));
+    EXPECT_TRUE(same_values(with.k_decode, without.k_decode));
+    EXPECT_TRUE(same_values(with.v_decode, without.v_decode));
+    EXPECT_EQ(with.needle_targets, without.needle_targets);
+  }
+}
+
 TEST(Generator, DeterministicPerSeedWhateverTheThreadCount) {
   PointConfig point = small_point();
   point.phase = Phase::prefill;

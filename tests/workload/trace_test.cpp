@@ -126,6 +126,23 @@ TEST_F(TraceTest, DecodeKeepsTheFirstStepsAndRoundsToThePointDType) {
   EXPECT_EQ(read.batch[0].q_decode.at({2, 5, 7}), round_to_dtype(original, DType::bf16));
 }
 
+TEST_F(TraceTest, CacheFillPrefillReadsThePromptQueriesOfADecodePoint) {
+  const Workload written = generate_workload(trace_point(DType::fp16, Phase::prefill));
+  const std::string path = file("prompt.safetensors");
+  write_trace(path, written, 0, DType::fp16, {});
+  PointConfig point = trace_point(DType::fp16, Phase::decode);
+  EXPECT_TRUE(read_trace(path, 0, point).batch[0].q.empty());
+  point.cache_fill = CacheFill::prefill;
+  const Workload read = read_trace(path, 0, point);
+  expect_same(written.batch[0].q, read.batch[0].q, "q");
+  expect_same(written.batch[0].k, read.batch[0].k, "k");
+
+  const std::string without_queries = file("no_prompt_queries.safetensors");
+  write_trace(without_queries, generate_workload(trace_point(DType::fp16, Phase::decode)), 0,
+              DType::fp16, {});
+  expect_error(without_queries, point, {"'layers.0.q'", "missing", "cache_fill prefill"});
+}
+
 TEST_F(TraceTest, WithoutHeadTypesEveryHeadIsDense) {
   const std::string header =
       R"({"layers.0.k":{"dtype":"F16","shape":[2,3,4],"data_offsets":[0,48]},)"
