@@ -9,6 +9,10 @@
 #                                       peers, trade-offs, an ncu profile of one phase, prefill
 #   bash results/h200_run.sh quant      quantized KV: GPU tests, compute-sanitizer on the quantized
 #                                       cases, the quant sweeps, the plan-export check
+#   bash results/h200_run.sh cache      after the prefill writes the decode cache and the tensor-core
+#                                       quantized decode: GPU tests, sanitizers on the new cases, the
+#                                       quant sweeps, the prefill-then-decode sweep
+#   bash results/h200_run.sh tradeoff   the 128k slice of prefill_tradeoff
 # Every step has its own time limit so one slow step cannot eat the call; every log and run
 # directory lands under $OUT/results; the device command tars it into one file afterwards:
 #   timeout 585 bash results/h200_run.sh PART; tar -C $OUT -czf $OUT/results-PART.tgz results
@@ -119,5 +123,20 @@ case $part in
       --results "$out/plan_export" --run-id "$run_id"
     step check_plan_export 40 python3 analysis/check_plan_export.py "$out/plan_export"
     sweep quant_page_size 220
+    ;;
+  cache)
+    step test_gpu 100 "$bin/test_gpu"
+    new_cases='*KvStorage*d64:*int4_static_ctx300*:*int8_dense_ctx4099*:*fp8_dense*:*CacheWriteFromDevice*T63:*PrefillThenDecode*ctx63*'
+    step memcheck 60 compute-sanitizer --tool memcheck --error-exitcode 1 "$bin/test_gpu" \
+      --gtest_filter="$new_cases"
+    step racecheck 30 compute-sanitizer --tool racecheck --error-exitcode 1 "$bin/test_gpu" \
+      --gtest_filter='*int4_static_ctx300*:*CacheWriteFromDevice*int4_fp16_streaming*T63'
+    sweep quant_decode_dense 40
+    sweep prefill_decode 90
+    sweep quant_paging 20
+    sweep quant_page_size 200
+    ;;
+  tradeoff)
+    sweep prefill_tradeoff 560 -a context_len=[131072]
     ;;
 esac

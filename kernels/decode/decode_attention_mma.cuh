@@ -22,7 +22,8 @@
 // over its eighth of the channels (output tile n, column c is channel c * kHeadDim / 8 + n). Those
 // four tokens are exactly the ones whose scores the lane holds, so P goes from the S accumulators
 // into the A operand without a shuffle, as in FlashAttention-2. Each warp keeps its own online
-// softmax over the tiles it takes (round robin over the split's chunks); the warps are merged once.
+// softmax over the tiles it takes (round robin over the split's chunks), with the next tile's loads
+// in flight while it computes the current one; the warps are merged once.
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
 
@@ -186,111 +187,136 @@ __global__ void __launch_bounds__(mma_decode::kThreads) decode_attention_mma_ker
   const int chunks = Variant::count(p, item.selection_row);
   const int first_chunk = blockIdx.x * p.chunks_per_split;
   const int last_chunk = min(first_chunk + p.chunks_per_split, chunks);
-  int tiles_before = 0;  // tiles of the split's earlier chunks: warps take tiles round robin
-  for (int c = first_chunk; c < last_chunk; ++c) {
-    const Chunk chunk = Variant::chunk(p, item.selection_row, c);
-    const int length = chunk.end - chunk.begin;
-    const int tiles = (length + kTileTokens - 1) / kTileTokens;
-    const int64_t first_token = int64_t(page_table[chunk.page_in_row]) * p.page_size + chunk.begin;
-    for (int tile = (warp - tiles_before % kWarps + kWarps) % kWarps; tile < tiles; tile += kWarps) {
-      const int valid = length - tile * kTileTokens;  // tokens [0, valid) of the tile exist
-      const int64_t tile_token = first_token + tile * kTileTokens;
 
-      // All loads of the tile first: K rows of tokens row, row + 8; V rows and parameters of the
-      // lane's four tokens. Missing tokens read as zero codes with zero parameters.
-      uint32_t key_words[2][kKeySliceBytes / 4];
-#pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        const int t = half * 8 + row;
-        if (t < valid)
-          load_words<kKeySliceBytes>(keys + (tile_token + t) * kRowBytes + quad * kKeySliceBytes, key_words[half]);
-        else
-#pragma unroll
-          for (int w = 0; w < kKeySliceBytes / 4; ++w) key_words[half][w] = 0;
-      }
-      uint32_t value_words[4][kValueSliceBytes / 4];
-      TokenParams key_params[4], value_params[4];
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const int t = lane_token(quad, i);
-        key_params[i] = value_params[i] = {0.0f, 0.0f};
-        if (t < valid) {
-          load_words<kValueSliceBytes>(values + (tile_token + t) * kRowBytes + row * kValueSliceBytes,
-                                       value_words[i]);
-          if constexpr (kIntegerCodes) {
-            key_params[i] = as_token_params(p.maybe_key_params[tile_token + t]);
-            value_params[i] = as_token_params(p.maybe_value_params[tile_token + t]);
-          }
-        } else {
-#pragma unroll
-          for (int w = 0; w < kValueSliceBytes / 4; ++w) value_words[i][w] = 0;
-        }
-      }
+  // The warp's tiles: tile t of the split's chunks, in order, goes to warp t % kWarps.
+  int chunk = first_chunk - 1, tile = 0, tiles = 0, tiles_before = 0, length = 0;
+  int64_t first_token = 0;
+  const auto next_tile = [&]() -> bool {
+    tile += kWarps;
+    while (tile >= tiles) {
+      tiles_before += tiles;
+      if (++chunk >= last_chunk) return false;
+      const Chunk span = Variant::chunk(p, item.selection_row, chunk);
+      length = span.end - span.begin;
+      tiles = (length + kTileTokens - 1) / kTileTokens;
+      first_token = int64_t(page_table[span.page_in_row]) * p.page_size + span.begin;
+      tile = (warp - tiles_before % kWarps + kWarps) % kWarps;
+    }
+    return true;
+  };
 
-      // S = Q K^T over the two 8-token halves; the lane's token i is score[i / 2][i % 2].
-      float score[2][4] = {};
+  // What one tile's loads bring: K rows of tokens row, row + 8; V rows and dequantization
+  // parameters of the lane's four tokens. Missing tokens read as zero codes with zero parameters.
+  struct TileLoads {
+    int valid;  // tokens [0, valid) of the tile exist
+    uint32_t key_words[2][kKeySliceBytes / 4];
+    uint32_t value_words[4][kValueSliceBytes / 4];
+    TokenParams key_params[4], value_params[4];
+  };
+  const auto load_tile = [&](TileLoads& loads) {
+    loads.valid = length - tile * kTileTokens;
+    const int64_t tile_token = first_token + tile * kTileTokens;
 #pragma unroll
-      for (int half = 0; half < 2; ++half)
+    for (int half = 0; half < 2; ++half) {
+      const int t = half * 8 + row;
+      if (t < loads.valid)
+        load_words<kKeySliceBytes>(keys + (tile_token + t) * kRowBytes + quad * kKeySliceBytes,
+                                   loads.key_words[half]);
+      else
 #pragma unroll
-        for (int ks = 0; ks < kKSteps; ++ks) {
-          uint32_t b0, b1;
-          key_fragment<Storage>(key_words[half], ks, b0, b1);
-          const uint32_t a[4] = {query_fragment[ks][0], 0u, query_fragment[ks][1], 0u};
-          ptx::mma_16816<__half>(score[half], a, b0, b1);
+        for (int w = 0; w < kKeySliceBytes / 4; ++w) loads.key_words[half][w] = 0;
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int t = lane_token(quad, i);
+      loads.key_params[i] = loads.value_params[i] = {0.0f, 0.0f};
+      if (t < loads.valid) {
+        load_words<kValueSliceBytes>(values + (tile_token + t) * kRowBytes + row * kValueSliceBytes,
+                                     loads.value_words[i]);
+        if constexpr (kIntegerCodes) {
+          loads.key_params[i] = as_token_params(p.maybe_key_params[tile_token + t]);
+          loads.value_params[i] = as_token_params(p.maybe_value_params[tile_token + t]);
         }
-      float logit[4], tile_max = -INFINITY;
+      } else {
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const float dot = score[i / 2][i % 2];
-        const float scaled = kIntegerCodes ? key_params[i].scale * (dot - key_params[i].zero * query_sum)
-                                           : key_row.scale * dot;
-        logit[i] = lane_token(quad, i) < valid ? scaled * p.scale_log2 : -INFINITY;
-        tile_max = fmaxf(tile_max, logit[i]);
-      }
-      tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
-      tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
-      const float new_max = fmaxf(running_max, tile_max);  // finite: a tile holds a token
-      float rescale = exp2f(running_max - new_max);         // 0 for the warp's first tile
-      running_max = new_max;
-      float weight[4], tile_sum = 0;
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        weight[i] = exp2f(logit[i] - new_max);
-        tile_sum += weight[i];
-      }
-      running_sum = running_sum * rescale + tile_sum;
-      if constexpr (kIntegerCodes) {
-        float tile_unit = fmaxf(fmaxf(value_params[0].scale, value_params[1].scale),
-                                fmaxf(value_params[2].scale, value_params[3].scale));
-        tile_unit = fmaxf(tile_unit, __shfl_xor_sync(0xffffffffu, tile_unit, 1));
-        tile_unit = fmaxf(tile_unit, __shfl_xor_sync(0xffffffffu, tile_unit, 2));
-        rescale *= unit / tile_unit;
-        unit = tile_unit;
-#pragma unroll
-        for (int i = 0; i < 4; ++i) weight[i] *= value_params[i].scale / tile_unit;
-      }
-      // P as the A operand (rows row + 8 are padding), rounded to fp16 here so that the zero-point
-      // term uses exactly what the mma multiplies.
-      const uint32_t p_fragment[4] = {ptx::pack_pair<__half>(weight[0], weight[1]), 0u,
-                                      ptx::pack_pair<__half>(weight[2], weight[3]), 0u};
-      if constexpr (kIntegerCodes) {
-        const float2 low = __half22float2(*reinterpret_cast<const __half2*>(&p_fragment[0]));
-        const float2 high = __half22float2(*reinterpret_cast<const __half2*>(&p_fragment[2]));
-        zero_term = zero_term * rescale + low.x * value_params[0].zero + low.y * value_params[1].zero +
-                    high.x * value_params[2].zero + high.y * value_params[3].zero;
-      }
-#pragma unroll
-      for (int n = 0; n < kOutTiles; ++n) {
-        acc[n][0] *= rescale;
-        acc[n][1] *= rescale;
-        const int word = n / kValueChannelsPerWord;
-        const int c = n % kValueChannelsPerWord;
-        const uint32_t b0 = value_pair<Storage>(value_words[0][word], value_words[1][word], c);
-        const uint32_t b1 = value_pair<Storage>(value_words[2][word], value_words[3][word], c);
-        ptx::mma_16816<__half>(acc[n], p_fragment, b0, b1);
+        for (int w = 0; w < kValueSliceBytes / 4; ++w) loads.value_words[i][w] = 0;
       }
     }
-    tiles_before += tiles;
+  };
+
+  // The next tile's loads are issued before the current tile is computed, so that each warp keeps
+  // two tiles of bytes in flight (one alone leaves HBM idle while the warp computes).
+  TileLoads next;
+  bool has_next = next_tile();
+  if (has_next) load_tile(next);
+  while (has_next) {
+    const TileLoads current = next;
+    has_next = next_tile();
+    if (has_next) load_tile(next);
+
+    // S = Q K^T over the two 8-token halves; the lane's token i is score[i / 2][i % 2].
+    float score[2][4] = {};
+#pragma unroll
+    for (int half = 0; half < 2; ++half)
+#pragma unroll
+      for (int ks = 0; ks < kKSteps; ++ks) {
+        uint32_t b0, b1;
+        key_fragment<Storage>(current.key_words[half], ks, b0, b1);
+        const uint32_t a[4] = {query_fragment[ks][0], 0u, query_fragment[ks][1], 0u};
+        ptx::mma_16816<__half>(score[half], a, b0, b1);
+      }
+    float logit[4], tile_max = -INFINITY;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float dot = score[i / 2][i % 2];
+      const TokenParams& key = current.key_params[i];
+      const float scaled = kIntegerCodes ? key.scale * (dot - key.zero * query_sum) : key_row.scale * dot;
+      logit[i] = lane_token(quad, i) < current.valid ? scaled * p.scale_log2 : -INFINITY;
+      tile_max = fmaxf(tile_max, logit[i]);
+    }
+    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
+    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
+    const float new_max = fmaxf(running_max, tile_max);  // finite: a tile holds a token
+    float rescale = exp2f(running_max - new_max);         // 0 for the warp's first tile
+    running_max = new_max;
+    float weight[4], tile_sum = 0;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      weight[i] = exp2f(logit[i] - new_max);
+      tile_sum += weight[i];
+    }
+    running_sum = running_sum * rescale + tile_sum;
+    if constexpr (kIntegerCodes) {
+      const TokenParams* value = current.value_params;
+      float tile_unit = fmaxf(fmaxf(value[0].scale, value[1].scale), fmaxf(value[2].scale, value[3].scale));
+      tile_unit = fmaxf(tile_unit, __shfl_xor_sync(0xffffffffu, tile_unit, 1));
+      tile_unit = fmaxf(tile_unit, __shfl_xor_sync(0xffffffffu, tile_unit, 2));
+      rescale *= unit / tile_unit;
+      unit = tile_unit;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) weight[i] *= value[i].scale / tile_unit;
+    }
+    // P as the A operand (rows row + 8 are padding), rounded to fp16 here so that the zero-point
+    // term uses exactly what the mma multiplies.
+    const uint32_t p_fragment[4] = {ptx::pack_pair<__half>(weight[0], weight[1]), 0u,
+                                    ptx::pack_pair<__half>(weight[2], weight[3]), 0u};
+    if constexpr (kIntegerCodes) {
+      const TokenParams* value = current.value_params;
+      const float2 low = __half22float2(*reinterpret_cast<const __half2*>(&p_fragment[0]));
+      const float2 high = __half22float2(*reinterpret_cast<const __half2*>(&p_fragment[2]));
+      zero_term = zero_term * rescale + low.x * value[0].zero + low.y * value[1].zero +
+                  high.x * value[2].zero + high.y * value[3].zero;
+    }
+#pragma unroll
+    for (int n = 0; n < kOutTiles; ++n) {
+      acc[n][0] *= rescale;
+      acc[n][1] *= rescale;
+      const int word = n / kValueChannelsPerWord;
+      const int c = n % kValueChannelsPerWord;
+      const uint32_t b0 = value_pair<Storage>(current.value_words[0][word], current.value_words[1][word], c);
+      const uint32_t b1 = value_pair<Storage>(current.value_words[2][word], current.value_words[3][word], c);
+      ptx::mma_16816<__half>(acc[n], p_fragment, b0, b1);
+    }
   }
 
   // The quad's lanes hold different tokens of the same row: add their sums.

@@ -21,12 +21,13 @@
 
 namespace unisparse::cuda {
 
-// Substrings of kernel names and the phase they time.
+// Substrings of kernel names and the phase they time ("decode_attention" covers the CUDA-core and the
+// tensor-core kernel).
 inline const std::map<std::string, std::string>& decode_phase_of_kernel() {
   static const std::map<std::string, std::string> phases{{"append_kernel", "stats"},
                                                          {"page_scores_kernel", "selector"},
                                                          {"topk_kernel", "topk"},
-                                                         {"decode_attention_kernel", "attention"},
+                                                         {"decode_attention", "attention"},
                                                          {"decode_merge_kernel", "merge"}};
   return phases;
 }
