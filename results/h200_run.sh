@@ -13,6 +13,9 @@
 #                                       quantized decode: GPU tests, sanitizers on the new cases, the
 #                                       quant sweeps, the prefill-then-decode sweep
 #   bash results/h200_run.sh tradeoff   the 128k slice of prefill_tradeoff
+#   bash results/h200_run.sh last       after the transposed-output quantized decode: tests (falling
+#                                       back to $FALLBACK_BIN when they fail), sanitizers, the quant
+#                                       sweeps, the 128k slice of prefill_tradeoff
 # Every step has its own time limit so one slow step cannot eat the call; every log and run
 # directory lands under $OUT/results; the device command tars it into one file afterwards:
 #   timeout 585 bash results/h200_run.sh PART; tar -C $OUT -czf $OUT/results-PART.tgz results
@@ -138,5 +141,22 @@ case $part in
     ;;
   tradeoff)
     sweep prefill_tradeoff 560 -a context_len=[131072]
+    ;;
+  last)
+    step test_gpu 60 "$bin/test_gpu"
+    if ! grep -q "PASSED" "$logs/test_gpu.log" || grep -q "FAILED" "$logs/test_gpu.log"; then
+      echo "GPU tests failed with $bin: the run uses $FALLBACK_BIN" | tee -a "$logs/steps.txt"
+      bin=$FALLBACK_BIN
+      export UNISPARSE_GIT_SHA=${FALLBACK_SHA:-unknown}
+    fi
+    echo "binaries: $bin (commit ${UNISPARSE_GIT_SHA:-unknown})" >> "$logs/steps.txt"
+    step memcheck 40 compute-sanitizer --tool memcheck --error-exitcode 1 "$bin/test_gpu" \
+      --gtest_filter='*KvStorage*d64:*int4_static_ctx300*:*int8_dense_ctx4099*:*int4_dense_ctx1000*:*fp8_dense*'
+    step racecheck 30 compute-sanitizer --tool racecheck --error-exitcode 1 "$bin/test_gpu" \
+      --gtest_filter='*int4_static_ctx300*:*int4_dense_ctx1000*'
+    sweep quant_decode_dense 40
+    sweep quant_paging 20
+    sweep prefill_tradeoff 200 -a context_len=[131072]
+    sweep quant_page_size 180
     ;;
 esac

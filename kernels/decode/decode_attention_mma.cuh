@@ -13,21 +13,25 @@
 //   sum_t p_t v'_t = sum_t (p_t scale_t) code_t - sum_t p_t scale_t zero_t
 // fp8 codes become fp16 exactly (one cvt per two codes) and the row scale applies at the end.
 //
-// Layout, per warp and 16-token tile (the query group padded to the 16 rows of the A operand):
-//   S [16 q x 8 tok] = Q [16 q x 16 ch] . K^T      two 8-token halves, kHeadDim / 16 k-steps
-//   O [16 q x 8 ch] += P [16 q x 16 tok] . V       kHeadDim / 8 output tiles
+// Layout, per warp and 16-token tile (the query group padded to 16 rows of A, then 8 columns of B):
+//   S [16 q x 8 tok] = Q [16 q x 16 ch] . K^T        two 8-token halves, kHeadDim / 16 k-steps
+//   O^T [16 ch x 8 q] += V^T [16 ch x 16 tok] . P^T  kHeadDim / 16 output tiles
 // Lane (row = lane / 4, quad = lane % 4) loads the K rows of tokens row and row + 8 over its quarter
 // of the channels (the dot product does not care in which order the channels meet, so Q is packed
 // in the order the codes unpack), and the V rows of tokens 2 quad, 2 quad + 1, 2 quad + 8, 2 quad + 9
-// over its eighth of the channels (output tile n, column c is channel c * kHeadDim / 8 + n). Those
-// four tokens are exactly the ones whose scores the lane holds, so P goes from the S accumulators
-// into the A operand without a shuffle, as in FlashAttention-2. Each warp keeps its own online
+// over two sixteenths of the channels (output tile m, row r is channel r * kHeadDim / 16 + m). Those
+// four tokens are exactly the ones whose scores the lane holds for query row, which is the lane's
+// column of P^T, so P goes from the S accumulators into the B operand without a shuffle. O is
+// accumulated transposed so that the padding of the group costs no accumulator registers (8 query
+// columns instead of 16 rows): that keeps the kernel at 3 blocks per SM for int4 and fp8, whose
+// speed is set by how many tiles are in flight. Each warp keeps its own online
 // softmax over the tiles it takes (round robin over the split's chunks), with the next tile's loads
 // in flight while it computes the current one; the warps are merged once.
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/common/kv_storage.cuh"
 #include "kernels/decode/decode_split.cuh"
@@ -40,6 +44,13 @@ namespace mma_decode {
 constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
 constexpr int kTileTokens = 16;
+// Tiles in flight set the speed (each warp holds two), so registers are capped at what lets three
+// blocks share an SM (168 a thread) where that costs no spills: int4 and fp8 fit, int8 (twice the
+// code bytes a lane holds) needs about 190 and stays at two blocks.
+template <class Storage>
+constexpr int min_blocks_per_sm() {
+  return std::is_same_v<Storage, Int8Storage> ? 2 : 3;
+}
 
 // fp16 0x64XX is 1024 + XX for XX < 1024: bytes or nibbles placed under 0x64 and minus 1024 are the
 // codes as exact fp16 integers.
@@ -102,7 +113,7 @@ __device__ __forceinline__ uint32_t value_pair(uint32_t first, uint32_t second, 
 }
 
 template <int kBytes>
-__device__ __forceinline__ void load_words(const uint8_t* source, uint32_t (&words)[kBytes / 4]) {
+__device__ __forceinline__ void load_words(const uint8_t* source, uint32_t (&words)[(kBytes + 3) / 4]) {
   if constexpr (kBytes >= 16) {
 #pragma unroll
     for (int i = 0; i < kBytes / 16; ++i) {
@@ -112,9 +123,11 @@ __device__ __forceinline__ void load_words(const uint8_t* source, uint32_t (&wor
   } else if constexpr (kBytes == 8) {
     const uint2 v = *reinterpret_cast<const uint2*>(source);
     words[0] = v.x, words[1] = v.y;
-  } else {
-    static_assert(kBytes == 4);
+  } else if constexpr (kBytes == 4) {
     words[0] = *reinterpret_cast<const uint32_t*>(source);
+  } else {
+    static_assert(kBytes == 2);  // int4 at head_dim 64: 4 channels of a V row
+    words[0] = *reinterpret_cast<const uint16_t*>(source);
   }
 }
 
@@ -124,18 +137,19 @@ __device__ __forceinline__ int lane_token(int quad, int i) { return 2 * quad + (
 }  // namespace mma_decode
 
 template <class Storage, int kHeadDim, int kGroup, class Variant>
-__global__ void __launch_bounds__(mma_decode::kThreads) decode_attention_mma_kernel(
+__global__ void __launch_bounds__(mma_decode::kThreads, mma_decode::min_blocks_per_sm<Storage>()) decode_attention_mma_kernel(
     const __grid_constant__ DecodeAttentionParams p) {
   using namespace mma_decode;
   static_assert(kGroup <= 8, "the query group fills at most the 8 real rows of a lane quad");
   constexpr bool kIntegerCodes = Storage::kTokenParams;
   constexpr int kKSteps = kHeadDim / 16;
-  constexpr int kOutTiles = kHeadDim / 8;
+  constexpr int kOutTiles = kHeadDim / 16;
   constexpr int kRowBytes = row_bytes<Storage>(kHeadDim);
   constexpr int kKeySliceBytes = kRowBytes / 4;    // a lane's quarter of a K row
-  constexpr int kValueSliceBytes = kRowBytes / 8;  // a lane's eighth of a V row
+  constexpr int kValueSliceBytes = kRowBytes / 16;  // one of a lane's two sixteenths of a V row
   constexpr int kKeySliceChannels = kHeadDim / 4;
-  constexpr int kValueSliceChannels = kHeadDim / 8;
+  constexpr int kValueSliceChannels = kHeadDim / 16;
+  constexpr int kValueWords = (kValueSliceBytes + 3) / 4;
   constexpr int kValueChannelsPerWord = 32 / Storage::kBits;
   __shared__ float warp_max[kWarps][kGroup], warp_sum[kWarps][kGroup];
   __shared__ float warp_acc[kWarps][kGroup][kHeadDim];
@@ -179,7 +193,7 @@ __global__ void __launch_bounds__(mma_decode::kThreads) decode_attention_mma_ker
   // that P'' lies in [0, 1] where fp16 keeps its precision; zero_term is sum_t P''_t zero_t alike.
   float running_max = -INFINITY, running_sum = 0;
   float unit = 1.0f, zero_term = 0;
-  float acc[kOutTiles][4] = {};
+  float acc[kOutTiles][4] = {};  // O^T tiles: [m][0, 1] channel row, [m][2, 3] channel row + 8
 
   const auto* keys = static_cast<const uint8_t*>(p.keys);
   const auto* values = static_cast<const uint8_t*>(p.values);
@@ -210,7 +224,7 @@ __global__ void __launch_bounds__(mma_decode::kThreads) decode_attention_mma_ker
   struct TileLoads {
     int valid;  // tokens [0, valid) of the tile exist
     uint32_t key_words[2][kKeySliceBytes / 4];
-    uint32_t value_words[4][kValueSliceBytes / 4];
+    uint32_t value_words[4][2][kValueWords];  // [token][slice row, row + 8]
     TokenParams key_params[4], value_params[4];
   };
   const auto load_tile = [&](TileLoads& loads) {
@@ -231,15 +245,16 @@ __global__ void __launch_bounds__(mma_decode::kThreads) decode_attention_mma_ker
       const int t = lane_token(quad, i);
       loads.key_params[i] = loads.value_params[i] = {0.0f, 0.0f};
       if (t < loads.valid) {
-        load_words<kValueSliceBytes>(values + (tile_token + t) * kRowBytes + row * kValueSliceBytes,
-                                     loads.value_words[i]);
+        const uint8_t* value_row = values + (tile_token + t) * kRowBytes;
+        load_words<kValueSliceBytes>(value_row + row * kValueSliceBytes, loads.value_words[i][0]);
+        load_words<kValueSliceBytes>(value_row + (row + 8) * kValueSliceBytes, loads.value_words[i][1]);
         if constexpr (kIntegerCodes) {
           loads.key_params[i] = as_token_params(p.maybe_key_params[tile_token + t]);
           loads.value_params[i] = as_token_params(p.maybe_value_params[tile_token + t]);
         }
       } else {
 #pragma unroll
-        for (int w = 0; w < kValueSliceBytes / 4; ++w) loads.value_words[i][w] = 0;
+        for (int w = 0; w < kValueWords; ++w) loads.value_words[i][0][w] = loads.value_words[i][1][w] = 0;
       }
     }
   };
@@ -296,26 +311,34 @@ __global__ void __launch_bounds__(mma_decode::kThreads) decode_attention_mma_ker
 #pragma unroll
       for (int i = 0; i < 4; ++i) weight[i] *= value[i].scale / tile_unit;
     }
-    // P as the A operand (rows row + 8 are padding), rounded to fp16 here so that the zero-point
-    // term uses exactly what the mma multiplies.
-    const uint32_t p_fragment[4] = {ptx::pack_pair<__half>(weight[0], weight[1]), 0u,
-                                    ptx::pack_pair<__half>(weight[2], weight[3]), 0u};
+    // P^T as the B operand (column row), rounded to fp16 here so that the zero-point term uses
+    // exactly what the mma multiplies.
+    const uint32_t p0 = ptx::pack_pair<__half>(weight[0], weight[1]);
+    const uint32_t p1 = ptx::pack_pair<__half>(weight[2], weight[3]);
     if constexpr (kIntegerCodes) {
       const TokenParams* value = current.value_params;
-      const float2 low = __half22float2(*reinterpret_cast<const __half2*>(&p_fragment[0]));
-      const float2 high = __half22float2(*reinterpret_cast<const __half2*>(&p_fragment[2]));
+      const float2 low = __half22float2(*reinterpret_cast<const __half2*>(&p0));
+      const float2 high = __half22float2(*reinterpret_cast<const __half2*>(&p1));
       zero_term = zero_term * rescale + low.x * value[0].zero + low.y * value[1].zero +
                   high.x * value[2].zero + high.y * value[3].zero;
     }
+    // The accumulator's columns are query rows 2 quad and 2 quad + 1: their rescale factors.
+    const float rescale_first = __shfl_sync(0xffffffffu, rescale, 8 * quad);
+    const float rescale_second = __shfl_sync(0xffffffffu, rescale, 8 * quad + 4);
 #pragma unroll
-    for (int n = 0; n < kOutTiles; ++n) {
-      acc[n][0] *= rescale;
-      acc[n][1] *= rescale;
-      const int word = n / kValueChannelsPerWord;
-      const int c = n % kValueChannelsPerWord;
-      const uint32_t b0 = value_pair<Storage>(current.value_words[0][word], current.value_words[1][word], c);
-      const uint32_t b1 = value_pair<Storage>(current.value_words[2][word], current.value_words[3][word], c);
-      ptx::mma_16816<__half>(acc[n], p_fragment, b0, b1);
+    for (int m = 0; m < kOutTiles; ++m) {
+      acc[m][0] *= rescale_first;
+      acc[m][1] *= rescale_second;
+      acc[m][2] *= rescale_first;
+      acc[m][3] *= rescale_second;
+      const int word = m / kValueChannelsPerWord;
+      const int c = m % kValueChannelsPerWord;
+      const auto& v = current.value_words;
+      const uint32_t a[4] = {value_pair<Storage>(v[0][0][word], v[1][0][word], c),   // row, tokens 2q, +1
+                             value_pair<Storage>(v[0][1][word], v[1][1][word], c),   // row + 8
+                             value_pair<Storage>(v[2][0][word], v[3][0][word], c),   // row, tokens +8, +9
+                             value_pair<Storage>(v[2][1][word], v[3][1][word], c)};  // row + 8
+      ptx::mma_16816<__half>(acc[m], a, p0, p1);
     }
   }
 
@@ -324,17 +347,22 @@ __global__ void __launch_bounds__(mma_decode::kThreads) decode_attention_mma_ker
   running_sum += __shfl_xor_sync(0xffffffffu, running_sum, 2);
   zero_term += __shfl_xor_sync(0xffffffffu, zero_term, 1);
   zero_term += __shfl_xor_sync(0xffffffffu, zero_term, 2);
-  if (real_row) {
-    if (quad == 0) {
-      warp_max[warp][row] = running_max;
-      warp_sum[warp][row] = running_sum;
+  if (real_row && quad == 0) {
+    warp_max[warp][row] = running_max;
+    warp_sum[warp][row] = running_sum;
+  }
+  // The lane's accumulators: queries 2 quad + e, channels row * kHeadDim / 16 + m (and row + 8).
+  const float out_scale = kIntegerCodes ? unit : value_row.scale;  // unit is the same in every lane
+#pragma unroll
+  for (int e = 0; e < 2; ++e) {
+    const int query = 2 * quad + e;
+    const float query_zero_term = __shfl_sync(0xffffffffu, zero_term, 4 * query);
+    if (query >= kGroup) continue;
+#pragma unroll
+    for (int m = 0; m < kOutTiles; ++m) {
+      warp_acc[warp][query][row * kValueSliceChannels + m] = out_scale * (acc[m][e] - query_zero_term);
+      warp_acc[warp][query][(row + 8) * kValueSliceChannels + m] = out_scale * (acc[m][2 + e] - query_zero_term);
     }
-    const float out_scale = kIntegerCodes ? unit : value_row.scale;
-#pragma unroll
-    for (int n = 0; n < kOutTiles; ++n)
-#pragma unroll
-      for (int e = 0; e < 2; ++e)
-        warp_acc[warp][row][(2 * quad + e) * kValueSliceChannels + n] = out_scale * (acc[n][e] - zero_term);
   }
   __syncthreads();
   write_split_partial<kWarps, kGroup, kHeadDim, kThreads>(p, item, warp_max, warp_sum, warp_acc);

@@ -21,13 +21,15 @@
 
 namespace unisparse::cuda {
 
-// Substrings of kernel names and the phase they time ("decode_attention" covers the CUDA-core and the
-// tensor-core kernel).
+// Substrings of kernel names and the phase they time. Whole kernel names: the mangled names carry
+// the file's anonymous namespace ("..._decode_attention_cu_..."), which a shorter substring would
+// also match in the merge kernel's name.
 inline const std::map<std::string, std::string>& decode_phase_of_kernel() {
   static const std::map<std::string, std::string> phases{{"append_kernel", "stats"},
                                                          {"page_scores_kernel", "selector"},
                                                          {"topk_kernel", "topk"},
-                                                         {"decode_attention", "attention"},
+                                                         {"decode_attention_kernel", "attention"},
+                                                         {"decode_attention_mma_kernel", "attention"},
                                                          {"decode_merge_kernel", "merge"}};
   return phases;
 }
