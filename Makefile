@@ -81,7 +81,7 @@ run: deps venv build
 	$(VENV)/bin/python analysis/summarize.py "$$run_dir" > "$$run_dir/summary.md"; \
 	echo "summary: $$run_dir/summary.md"
 
-# Figures (a)-(f) from the newest committed run of each sweep (analysis/figures.py says which).
+# Figures (a)-(i) from the newest committed run of each sweep (analysis/figures.py says which).
 figures: venv
 	$(VENV)/bin/python analysis/figures.py --results results --out results/figures
 

@@ -4,6 +4,7 @@ Empty cells mean "does not apply" and are never read as zero.
 """
 
 import csv
+import json
 import math
 import os
 
@@ -51,9 +52,26 @@ SHORT = {
 
 
 def load_rows(run_dir):
-    """Every row of RUN_DIR/points.csv as a dict of strings."""
+    """Every row of RUN_DIR/points.csv as a dict of strings. A sweep stopped before its end (a time
+    limit, a kill) has written its rows to points.jsonl only, and points.csv holds just the header:
+    the rows then come from points.jsonl, rendered as the CSV would render them."""
     with open(os.path.join(run_dir, "points.csv"), newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+        rows = list(csv.DictReader(handle))
+    jsonl = os.path.join(run_dir, "points.jsonl")
+    if rows or not os.path.isfile(jsonl):
+        return rows
+    with open(jsonl, encoding="utf-8") as handle:
+        return [{key: csv_cell(value) for key, value in json.loads(line).items()}
+                for line in handle if line.strip()]
+
+
+def csv_cell(value):
+    """A JSON value as the results CSV writes it: null empty, booleans lower case."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def ok_rows(rows):

@@ -72,6 +72,30 @@ class PointsTest(unittest.TestCase):
         self.assertEqual(means, {("cpu", ""): {"16": 0.75}})
 
 
+class StoppedRunTest(unittest.TestCase):
+    def test_rows_come_from_points_jsonl_when_the_csv_has_only_its_header(self):
+        with tempfile.TemporaryDirectory() as run_dir:
+            with open(os.path.join(run_dir, "points.csv"), "w", encoding="utf-8") as handle:
+                handle.write("sweep,point_id,status,time_us\n")
+            with open(os.path.join(run_dir, "points.jsonl"), "w", encoding="utf-8") as handle:
+                handle.write('{"sweep": "s", "point_id": 0, "status": "ok", "time_us": 12.5, "reason": null}\n')
+                handle.write('{"sweep": "s", "point_id": 1, "status": "failed", "time_us": null, "flag": true}\n')
+            rows = load_rows(run_dir)
+            self.assertEqual(len(rows), 2)
+            self.assertEqual(rows[0]["time_us"], "12.5")
+            self.assertEqual(rows[0]["reason"], "")
+            self.assertEqual(rows[1]["flag"], "true")
+            self.assertEqual([row["point_id"] for row in ok_rows(rows)], ["0"])
+
+    def test_a_complete_csv_is_read_as_it_is(self):
+        with tempfile.TemporaryDirectory() as run_dir:
+            with open(os.path.join(run_dir, "points.csv"), "w", encoding="utf-8") as handle:
+                handle.write("sweep,point_id,status\ns,0,ok\n")
+            with open(os.path.join(run_dir, "points.jsonl"), "w", encoding="utf-8") as handle:
+                handle.write('{"sweep": "other", "point_id": 7, "status": "ok"}\n')
+            self.assertEqual([row["sweep"] for row in load_rows(run_dir)], ["s"])
+
+
 class PlotRunTest(unittest.TestCase):
     def test_writes_accuracy_and_latency_figures_per_swept_axis(self):
         with tempfile.TemporaryDirectory() as folder:
