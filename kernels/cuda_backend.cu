@@ -8,10 +8,7 @@
 #include "kernels/common/cuda_check.h"
 #include "kernels/decode/decode_runner.h"
 #include "kernels/profile/gpu_timer.h"
-#if __has_include("kernels/prefill/prefill_host.h")
 #include "kernels/prefill/prefill_host.h"
-#define UNISPARSE_HAS_CUDA_PREFILL 1
-#endif
 
 namespace unisparse {
 
@@ -101,12 +98,7 @@ DecodeRun CudaBackend::decode(const Workload& workload, const DecodePlan& plan,
 
 PrefillRun CudaBackend::prefill(const Workload& workload, const PrefillPlan& plan,
                                 const RunOptions& options) {
-#ifdef UNISPARSE_HAS_CUDA_PREFILL
   return cuda_prefill(workload, plan, options);
-#else
-  (void)workload, (void)plan, (void)options;
-  throw Unsupported("cuda prefill not built");
-#endif
 }
 
 std::string CudaBackend::device_name() const {

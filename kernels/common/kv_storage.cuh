@@ -5,7 +5,8 @@
 //  * Int8Storage / Int4Storage: one code per channel (int4: two per byte, the even channel in the
 //    low nibble) and a per-token (scale, zero) pair: x' = (code - zero) * scale.
 //  * Fp8Storage: e4m3fn codes with one scale per pool row (sequence, KV head): x' = e4m3(code) * scale.
-// A decode lane reads 8 consecutive channels with one load of Raw, 16, 8 or 4 bytes.
+// The decode kernels read 16-bit rows 8 channels (one Raw load) at a time and quantized rows through
+// the fragment builders of kernels/decode/decode_attention_mma.cuh.
 #include <cuda_fp8.h>
 
 #include <cstdint>
@@ -54,36 +55,6 @@ struct Fp8Storage {
 template <class Storage>
 __host__ __device__ constexpr int row_bytes(int head_dim) {
   return head_dim * Storage::kBits / 8;
-}
-
-// Eight channels of one token row, widened to fp32 and dequantized.
-template <class Storage>
-__device__ __forceinline__ void dequantize8(const typename Storage::Raw& raw, TokenParams params,
-                                            float (&out)[8]) {
-  if constexpr (Storage::kBits == 16) {
-    unpack8_as_float<typename Storage::Element>(raw, out);
-  } else if constexpr (std::is_same_v<Storage, Fp8Storage>) {
-    const uint32_t words[2] = {raw.x, raw.y};
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const __half2_raw pair = __nv_cvt_fp8x2_to_halfraw2(
-          static_cast<__nv_fp8x2_storage_t>(words[i / 2] >> (16 * (i % 2))), __NV_E4M3);
-      out[2 * i] = __half2float(__half(__half_raw{pair.x})) * params.scale;
-      out[2 * i + 1] = __half2float(__half(__half_raw{pair.y})) * params.scale;
-    }
-  } else {
-    // (code - zero) is exact in fp32 and the product rounds once, as the CPU's double product
-    // rounded to float does.
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      uint32_t code;
-      if constexpr (Storage::kBits == 8)
-        code = ((j < 4 ? raw.x : raw.y) >> (8 * (j % 4))) & 0xffu;
-      else
-        code = (raw >> (4 * j)) & 0xfu;
-      out[j] = (float(code) - params.zero) * params.scale;
-    }
-  }
 }
 
 // The smallest fp32 scale with scale * levels >= range (kv_quant.cpp integer_scale).

@@ -34,9 +34,9 @@
 #include <type_traits>
 
 #include "kernels/common/kv_storage.cuh"
+#include "kernels/common/warp_mma.cuh"
 #include "kernels/decode/decode_split.cuh"
 #include "kernels/decode/decode_variants.cuh"
-#include "kernels/prefill/warp_mma.cuh"
 
 namespace unisparse::cuda {
 namespace mma_decode {

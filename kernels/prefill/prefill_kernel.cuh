@@ -9,9 +9,9 @@
 
 #include <cmath>
 
+#include "kernels/common/warp_mma.cuh"
 #include "kernels/prefill/active_tiles.cuh"
 #include "kernels/prefill/prefill_params.h"
-#include "kernels/prefill/warp_mma.cuh"
 
 namespace unisparse::cuda {
 

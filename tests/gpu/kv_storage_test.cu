@@ -1,6 +1,7 @@
 // The GPU side of the quantized KV formats against the CPU's (framework/core/kv_quant.h): one warp
-// stores each row with store_token_row, the lanes read it back with dequantize8, and the codes, the
-// (scale, zero) pairs and every dequantized value must equal the CPU's bit for bit. The rows cover
+// stores each row with store_token_row (what the cache's prefill write and decode append run), the
+// lanes read it back with a reference reader (dequantize8, one element at a time), and the codes,
+// the (scale, zero) pairs and every dequantized value must equal the CPU's bit for bit. The rows cover
 // the edge cases of each format: constant rows (zero and not), all-positive and all-negative rows,
 // wide and tiny ranges, fp8 values that saturate, round to subnormals or sit at rounding ties.
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "framework/core/kv_quant.h"
@@ -20,6 +22,35 @@ namespace unisparse {
 namespace {
 
 using cuda::DeviceBuffer;
+
+// The reference reader of the stored formats: eight channels of one token row, widened to fp32 and
+// dequantized one by one.
+template <class Storage>
+__device__ __forceinline__ void dequantize8(const typename Storage::Raw& raw, cuda::TokenParams params,
+                                            float (&out)[8]) {
+  if constexpr (std::is_same_v<Storage, cuda::Fp8Storage>) {
+    const uint32_t words[2] = {raw.x, raw.y};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const __half2_raw pair = __nv_cvt_fp8x2_to_halfraw2(
+          static_cast<__nv_fp8x2_storage_t>(words[i / 2] >> (16 * (i % 2))), __NV_E4M3);
+      out[2 * i] = __half2float(__half(__half_raw{pair.x})) * params.scale;
+      out[2 * i + 1] = __half2float(__half(__half_raw{pair.y})) * params.scale;
+    }
+  } else {
+    // (code - zero) is exact in fp32 and the product rounds once, as the CPU's double product
+    // rounded to float does.
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      uint32_t code;
+      if constexpr (Storage::kBits == 8)
+        code = ((j < 4 ? raw.x : raw.y) >> (8 * (j % 4))) & 0xffu;
+      else
+        code = (raw >> (4 * j)) & 0xfu;
+      out[j] = (float(code) - params.zero) * params.scale;
+    }
+  }
+}
 
 // grid (rows), block 32: row r of source [rows, head_dim] -> stored [rows, row_bytes] + params
 // [rows] -> dequantized [rows, head_dim].
@@ -37,7 +68,7 @@ __global__ void round_trip_kernel(const float* source, int head_dim, float row_s
   for (int first = lane * 8; first < head_dim; first += 32 * 8) {
     const auto raw = *reinterpret_cast<const typename Storage::Raw*>(stored_row + first * Storage::kBits / 8);
     float out[8];
-    cuda::dequantize8<Storage>(raw, token, out);
+    dequantize8<Storage>(raw, token, out);
     for (int j = 0; j < 8; ++j) dequantized[int64_t(row) * head_dim + first + j] = out[j];
   }
 }

@@ -1,7 +1,7 @@
 #pragma once
-// Thin wrappers over the sm_80+ instructions the prefill tiles are built from: cp.async (16-byte
-// global -> shared copies that bypass registers), ldmatrix (8x8 b16 fragments from shared memory) and
-// mma.sync m16n8k16 with fp32 accumulators. Fragment layouts follow the PTX ISA "matrix fragments for
+// Thin wrappers over the sm_80+ instructions the prefill and quantized-decode tiles are built from:
+// cp.async (16-byte global -> shared copies that bypass registers), ldmatrix (8x8 b16 fragments from
+// shared memory) and mma.sync m16n8k16 with fp32 accumulators. Fragment layouts follow the PTX ISA "matrix fragments for
 // mma.m16n8k16" tables.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
