@@ -9,12 +9,12 @@ import os
 
 import style
 from figures_layout import add_legend, caption, context_label, log2_axis
-from figures_runs import gpu_rows_or_cpu, mean_by, pin, pin_unplotted, report, same_value
+from figures_runs import (gpu_rows_or_cpu, mean_by, paging_variants, pin, pin_unplotted, report,
+                          same_value)
 from points import LABELS, distinct_values, format_value, number, present_columns
 
 TRADEOFF_SWEEPS = ["decode_tradeoff"]
 ACCURACY_PANELS = ["attn_recall", "out_rel_l2_mean", "needle_hit"]
-HIERARCHICAL_LOGICAL_PAGE = "16"
 FIXED_BUDGET = "4096"
 REUSE_TABLE_METRICS = ["attn_recall", "out_rel_l2_mean", "needle_hit", "page_recall", "time_us"]
 
@@ -53,12 +53,7 @@ def plot_page_size_accuracy(results_dir, out_dir):
     if not metrics:
         report("a", "skipped: no accuracy column has a value")
         return []
-    flat = [row for row in rows if same_value(row["logical_page_size"], row["page_size"])]
-    hierarchical = [row for row in rows
-                    if same_value(row["logical_page_size"], HIERARCHICAL_LOGICAL_PAGE)
-                    and number(row["page_size"]) >= number(HIERARCHICAL_LOGICAL_PAGE)]
-    variants = [("flat (logical = physical)", flat, "-", "o"),
-                (f"hierarchical (logical {HIERARCHICAL_LOGICAL_PAGE})", hierarchical, "--", "s")]
+    variants = paging_variants(rows)
     pages = distinct_values(rows, "page_size")
     contexts = distinct_values(rows, "context_len") or [""]
 

@@ -15,7 +15,8 @@ import re
 
 import style
 from figures_layout import add_legend, caption, context_label, log2_axis
-from figures_runs import Source, mean_by, newest_run, pin_unplotted, report, rows_of, same_value
+from figures_runs import (Source, mean_by, newest_run, paging_variants, pin_unplotted, report,
+                          rows_of)
 from points import LABELS, distinct_values, format_value, number, present_columns
 
 DECODE_SWEEP = "quant_decode_dense"
@@ -27,7 +28,6 @@ KV_DTYPES = ["fp16", "bf16", "int8", "int4", "fp8"]
 TARGET_SPEEDUP = {"int8": 1.8, "int4": 3.0}
 PAGING_DTYPES = ["fp16", "int4"]
 PAGING_METRICS = ["out_rel_l2_mean", "needle_hit"]
-HIERARCHICAL_LOGICAL_PAGE = "16"
 DTYPE_MARKERS = ["o", "s", "^", "D", "v"]
 STEP_TIME_LABEL = "decode step time (µs, median, one layer)"
 DEVICES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -270,12 +270,7 @@ def plot_quant_paging_accuracy(results_dir, out_dir):
         return []
     rows = with_metric(rows, metrics)
     rows, pinned = pin_unplotted(rows, {"page_size", "logical_page_size", "kv_dtype"})
-    flat = [row for row in rows if same_value(row["logical_page_size"], row["page_size"])]
-    hierarchical = [row for row in rows
-                    if same_value(row["logical_page_size"], HIERARCHICAL_LOGICAL_PAGE)
-                    and number(row["page_size"]) >= number(HIERARCHICAL_LOGICAL_PAGE)]
-    variants = [("flat (logical = physical)", flat, "-", "o"),
-                (f"hierarchical (logical {HIERARCHICAL_LOGICAL_PAGE})", hierarchical, "--", "s")]
+    variants = paging_variants(rows)
     pages = distinct_values(rows, "page_size")
     dtypes = [d for d in PAGING_DTYPES if d in distinct_values(rows, "kv_dtype")]
 

@@ -128,6 +128,22 @@ def same_value(cell, wanted):
     return cell == wanted
 
 
+# The logical page of hierarchical paging in the paging figures (LServe's 16-token logical pages).
+HIERARCHICAL_LOGICAL_PAGE = "16"
+
+
+def paging_variants(rows):
+    """Flat paging (logical page = physical page) and hierarchical paging (16-token logical pages in
+    physical pages of at least 16) as (label, rows, line style, marker), the lines the paging
+    figures draw."""
+    flat = [row for row in rows if same_value(row["logical_page_size"], row["page_size"])]
+    hierarchical = [row for row in rows
+                    if same_value(row["logical_page_size"], HIERARCHICAL_LOGICAL_PAGE)
+                    and number(row["page_size"]) >= number(HIERARCHICAL_LOGICAL_PAGE)]
+    return [("flat (logical = physical)", flat, "-", "o"),
+            (f"hierarchical (logical {HIERARCHICAL_LOGICAL_PAGE})", hierarchical, "--", "s")]
+
+
 def pin(rows, column, preferred=None, otherwise="smallest"):
     """(rows holding one value of column, that value). The value is preferred when some row has it,
     else the smallest (or largest) value present. Rows without the column are returned untouched."""
