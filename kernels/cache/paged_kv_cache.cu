@@ -229,10 +229,6 @@ PagedKvCache::PagedKvCache(DType stats_dtype, DType storage, const PoolShape& sh
   page_indices_.upload(page_indices);
 }
 
-int64_t PagedKvCache::bytes_per_token() const {
-  return 2 * (row_bytes_ + (key_params_.size() ? int64_t(sizeof(float2)) : 0));
-}
-
 template <class KvType>
 PagedKvView<KvType> PagedKvCache::view() {
   const bool stats = shape_.logical_page_size > 0;

@@ -88,8 +88,6 @@ class PagedKvCache {
   const PoolShape& shape() const { return shape_; }
   DType stats_dtype() const { return stats_dtype_; }
   DType storage() const { return storage_; }
-  // Bytes of one token's K and V rows of one head, with their dequantization parameters.
-  int64_t bytes_per_token() const;
   template <class KvType>
   PagedKvView<KvType> view();
 
