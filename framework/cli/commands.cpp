@@ -12,6 +12,7 @@
 #include "framework/cli/args.h"
 #include "framework/config/sweep_config.h"
 #include "framework/core/error.h"
+#include "framework/results/params_table.h"
 #include "framework/sparse/page_selector.h"
 #include "framework/sweep/expand.h"
 #include "framework/sweep/regression_check.h"
@@ -83,10 +84,27 @@ int run_command(const std::vector<std::string>& args, const std::vector<std::str
 
 int list_command(const std::vector<std::string>& args) {
   std::string root;
-  ArgParser parser("unisparse list [--root DIR]",
-                   "Lists the sweeps (sweeps/*.yaml), models, workloads and the backends built in.");
+  bool list_params = false, as_json = false;
+  ArgParser parser("unisparse list [--root DIR] [--params [--json]]",
+                   "Lists the sweeps (sweeps/*.yaml), models, workloads and the backends built in;\n"
+                   "with --params, every sweep parameter with its role, label and meaning.");
   parser.option("--root", &root, "DIR", "repository root (default: found from the current directory)");
+  parser.flag("--params", &list_params, "list the sweep parameters instead");
+  parser.flag("--json", &as_json, "with --params: one JSON array (key, role, label, short, kind, description)");
   if (!parser.parse(args)) return 0;
+  if (as_json && !list_params) throw InputError("<command line>: --json: only with --params");
+  if (list_params) {
+    const nlohmann::ordered_json table = params_table_json();
+    if (as_json) {
+      std::cout << table.dump(1) << "\n";
+      return 0;
+    }
+    for (const auto& entry : table)
+      std::printf("  %-36s %-10s %s\n", entry["key"].get<std::string>().c_str(),
+                  entry["role"].get<std::string>().c_str(),
+                  entry["description"].get<std::string>().c_str());
+    return 0;
+  }
   const std::string source_dir = root.empty() ? find_source_dir(".") : root;
   auto stems = [&](const std::string& folder) {
     std::vector<fs::path> files;

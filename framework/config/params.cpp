@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <stdexcept>
 
 #include "framework/config/suggest.h"
 
@@ -13,15 +14,30 @@ namespace {
 
 constexpr double kUnbounded = std::numeric_limits<double>::infinity();  // a number with no maximum
 
+// A parameter's identity: its key, role, figure label and legend name.
+struct ParamName {
+  std::string key;
+  ParamRole role;
+  std::string label;
+  std::string short_name;
+};
+
+Param make_param(const ParamName& name, ValueKind kind, std::string description,
+                 std::function<void(PointConfig&, std::string_view)> set,
+                 std::function<std::string(const PointConfig&)> get) {
+  return Param{name.key,   name.role,           name.label, name.short_name,
+               kind,       std::move(description), std::move(set), std::move(get)};
+}
+
 // Each builder takes an accessor, a generic lambda `[](auto& p) -> auto& { return p.field; }`, so
 // one expression serves both the setter (PointConfig&) and the getter (const PointConfig&).
 
 template <class Access>
-Param integer(std::string key, Access access, int64_t min_value, std::string help,
+Param integer(const ParamName& name, Access access, int64_t min_value, std::string help,
               bool power_of_two = false) {
   const std::string range = power_of_two ? "a power of two >= " + std::to_string(min_value)
                                          : ">= " + std::to_string(min_value);
-  return Param{key, ValueKind::integer, help + " (integer, " + range + ")",
+  return make_param(name, ValueKind::integer, help + " (integer, " + range + ")",
                [=](PointConfig& point, std::string_view text) {
                  const int64_t value = parse_int64(text);
                  if (value < min_value || value > INT_MAX ||
@@ -29,47 +45,45 @@ Param integer(std::string key, Access access, int64_t min_value, std::string hel
                    throw ParamValueError("must be " + range + ", got " + std::string(text));
                  access(point) = static_cast<int>(value);
                },
-               [=](const PointConfig& point) { return std::to_string(access(point)); }};
+               [=](const PointConfig& point) { return std::to_string(access(point)); });
 }
 
 template <class Access>
-Param unsigned_integer(std::string key, Access access, std::string help) {
-  return Param{
-      key, ValueKind::integer, help + " (integer >= 0)",
+Param unsigned_integer(const ParamName& name, Access access, std::string help) {
+  return make_param(name, ValueKind::integer, help + " (integer >= 0)",
       [=](PointConfig& point, std::string_view text) { access(point) = parse_uint64(text); },
-      [=](const PointConfig& point) { return std::to_string(access(point)); }};
+      [=](const PointConfig& point) { return std::to_string(access(point)); });
 }
 
 template <class Access>
-Param number(std::string key, Access access, double min_value, double max_value, std::string help) {
+Param number(const ParamName& name, Access access, double min_value, double max_value, std::string help) {
   const std::string range = max_value == kUnbounded ? ">= " + format_number(min_value)
                                                     : "in [" + format_number(min_value) + ", " +
                                                           format_number(max_value) + "]";
-  return Param{key, ValueKind::number, help + " (number " + range + ")",
+  return make_param(name, ValueKind::number, help + " (number " + range + ")",
                [=](PointConfig& point, std::string_view text) {
                  const double value = parse_number(text);
                  if (value < min_value || value > max_value)
                    throw ParamValueError("must be " + range + ", got " + std::string(text));
                  access(point) = value;
                },
-               [=](const PointConfig& point) { return format_number(access(point)); }};
+               [=](const PointConfig& point) { return format_number(access(point)); });
 }
 
 template <class Access>
-Param boolean(std::string key, Access access, std::string help) {
-  return Param{
-      key, ValueKind::boolean, help + " (true | false)",
+Param boolean(const ParamName& name, Access access, std::string help) {
+  return make_param(name, ValueKind::boolean, help + " (true | false)",
       [=](PointConfig& point, std::string_view text) { access(point) = parse_bool(text); },
-      [=](const PointConfig& point) { return std::string(access(point) ? "true" : "false"); }};
+      [=](const PointConfig& point) { return std::string(access(point) ? "true" : "false"); });
 }
 
 template <class Enum, class Access>
-Param choice(std::string key, Access access, std::vector<Enum> allowed, std::string help) {
+Param choice(const ParamName& name, Access access, std::vector<Enum> allowed, std::string help) {
   std::vector<std::string> names;
   for (Enum value : allowed) names.emplace_back(to_string(value));
   std::string listed;
   for (const std::string& name : names) listed += (listed.empty() ? "" : " | ") + name;
-  return Param{key, ValueKind::name, help + " (" + listed + ")",
+  return make_param(name, ValueKind::name, help + " (" + listed + ")",
                [=](PointConfig& point, std::string_view text) {
                  for (size_t i = 0; i < allowed.size(); ++i)
                    if (names[i] == text) {
@@ -79,15 +93,15 @@ Param choice(std::string key, Access access, std::vector<Enum> allowed, std::str
                  throw ParamValueError("unknown value '" + std::string(text) + "'" +
                                        did_you_mean(text, names) + "; expected one of: " + listed);
                },
-               [=](const PointConfig& point) { return std::string(to_string(access(point))); }};
+               [=](const PointConfig& point) { return std::string(to_string(access(point))); });
 }
 
 template <class Access>
-Param number_list(std::string key, Access access, double min_value, double max_value,
+Param number_list(const ParamName& name, Access access, double min_value, double max_value,
                   std::string help) {
   const std::string range =
       "in [" + format_number(min_value) + ", " + format_number(max_value) + "]";
-  return Param{key, ValueKind::number_list, help + " (list of numbers " + range + ")",
+  return make_param(name, ValueKind::number_list, help + " (list of numbers " + range + ")",
                [=](PointConfig& point, std::string_view text) {
                  const std::vector<double> values = parse_number_list(text);
                  for (double value : values)
@@ -96,7 +110,7 @@ Param number_list(std::string key, Access access, double min_value, double max_v
                                            format_number(value));
                  access(point) = values;
                },
-               [=](const PointConfig& point) { return format_number_list(access(point)); }};
+               [=](const PointConfig& point) { return format_number_list(access(point)); });
 }
 
 std::vector<Param> make_params() {
@@ -105,51 +119,51 @@ std::vector<Param> make_params() {
                                     DType::int8, DType::int4, DType::fp8};
   return {
       choice<Phase>(
-          "phase", [](auto& p) -> auto& { return p.phase; }, {Phase::prefill, Phase::decode},
+          {"phase", ParamRole::workload, "attention phase", "phase"}, [](auto& p) -> auto& { return p.phase; }, {Phase::prefill, Phase::decode},
           "which attention phase a point runs"),
       choice<SparsityMode>(
-          "mode", [](auto& p) -> auto& { return p.mode; },
+          {"mode", ParamRole::plan, "sparsity mode", "mode"}, [](auto& p) -> auto& { return p.mode; },
           {SparsityMode::dense, SparsityMode::static_only, SparsityMode::dynamic_only,
            SparsityMode::static_dynamic},
           "static = streaming heads, dynamic = page selection on dense heads"),
       integer(
-          "context_len", [](auto& p) -> auto& { return p.context_len; }, 1,
+          {"context_len", ParamRole::workload, "context length (tokens)", "context"}, [](auto& p) -> auto& { return p.context_len; }, 1,
           "prefill tokens T; decode starts from a cache of T tokens"),
       integer(
-          "batch", [](auto& p) -> auto& { return p.batch; }, 1, "sequences per point"),
+          {"batch", ParamRole::workload, "batch (sequences)", "batch"}, [](auto& p) -> auto& { return p.batch; }, 1, "sequences per point"),
       integer(
-          "num_q_heads", [](auto& p) -> auto& { return p.shape.num_q_heads; }, 1,
+          {"num_q_heads", ParamRole::workload, "query heads", "q heads"}, [](auto& p) -> auto& { return p.shape.num_q_heads; }, 1,
           "query heads (normally from the model file)"),
       integer(
-          "num_kv_heads", [](auto& p) -> auto& { return p.shape.num_kv_heads; }, 1,
+          {"num_kv_heads", ParamRole::workload, "KV heads", "kv heads"}, [](auto& p) -> auto& { return p.shape.num_kv_heads; }, 1,
           "key/value heads (normally from the model file)"),
       integer(
-          "head_dim", [](auto& p) -> auto& { return p.shape.head_dim; }, 1,
+          {"head_dim", ParamRole::workload, "head dimension (channels)", "d"}, [](auto& p) -> auto& { return p.shape.head_dim; }, 1,
           "channels per head (normally from the model file)"),
       choice<DType>(
-          "dtype", [](auto& p) -> auto& { return p.dtype; }, float_types,
+          {"dtype", ParamRole::workload, "Q/K/V dtype", "dtype"}, [](auto& p) -> auto& { return p.dtype; }, float_types,
           "storage type of Q (and of K/V when kv_dtype is a float type)"),
       choice<DType>(
-          "kv_dtype", [](auto& p) -> auto& { return p.kv_dtype; }, kv_types,
+          {"kv_dtype", ParamRole::plan, "KV cache dtype", "kv"}, [](auto& p) -> auto& { return p.kv_dtype; }, kv_types,
           "storage type of the KV cache"),
       integer(
-          "page_size", [](auto& p) -> auto& { return p.page_size; }, 1, "physical KV page, tokens",
+          {"page_size", ParamRole::plan, "physical page size (tokens)", "page"}, [](auto& p) -> auto& { return p.page_size; }, 1, "physical KV page, tokens",
           true),
       integer(
-          "logical_page_size", [](auto& p) -> auto& { return p.logical_page_size; }, 1,
+          {"logical_page_size", ParamRole::plan, "logical page size (tokens)", "logical"}, [](auto& p) -> auto& { return p.logical_page_size; }, 1,
           "key-statistics granularity, tokens; divides page_size", true),
       integer(
-          "token_budget", [](auto& p) -> auto& { return p.token_budget; }, 1,
+          {"token_budget", ParamRole::plan, "token budget (tokens)", "budget"}, [](auto& p) -> auto& { return p.token_budget; }, 1,
           "tokens attended per dense head in dynamic decode; a multiple of page_size"),
       integer(
-          "reuse_interval", [](auto& p) -> auto& { return p.reuse_interval; }, 1,
+          {"reuse_interval", ParamRole::plan, "reuse interval (decode steps)", "reuse"}, [](auto& p) -> auto& { return p.reuse_interval; }, 1,
           "decode steps one page selection is reused for"),
       choice<GqaSelection>(
-          "gqa_selection", [](auto& p) -> auto& { return p.gqa_selection; },
+          {"gqa_selection", ParamRole::plan, "GQA selection", "gqa"}, [](auto& p) -> auto& { return p.gqa_selection; },
           {GqaSelection::per_query_head, GqaSelection::kv_head_max, GqaSelection::kv_head_sum},
           "select pages per query head or once per KV head group"),
       choice<CacheFill>(
-          "cache_fill", [](auto& p) -> auto& { return p.cache_fill; },
+          {"cache_fill", ParamRole::workload, "KV cache fill", "fill"}, [](auto& p) -> auto& { return p.cache_fill; },
           {CacheFill::upload, CacheFill::prefill},
           "how the cuda backend fills its paged KV cache before decode step 0: upload the prompt's "
           "K/V from the host, or run the prefill over the prompt (streaming heads as streaming "
@@ -157,115 +171,134 @@ std::vector<Param> make_params() {
           "its device K/V, timed as time_prefill_us; decode only, the cpu backend ignores it (its "
           "cache is the workload itself)"),
       number(
-          "streaming_fraction", [](auto& p) -> auto& { return p.streaming_fraction; }, 0.0, 1.0,
+          {"streaming_fraction", ParamRole::workload, "streaming heads (share of KV heads)", "streaming"}, [](auto& p) -> auto& { return p.streaming_fraction; }, 0.0, 1.0,
           "share of KV heads that are streaming heads"),
       integer(
-          "sink_tokens", [](auto& p) -> auto& { return p.sink_tokens; }, 0,
+          {"sink_tokens", ParamRole::workload, "sink tokens", "sink"}, [](auto& p) -> auto& { return p.sink_tokens; }, 0,
           "tokens at the start a streaming head keeps"),
       integer(
-          "local_tokens", [](auto& p) -> auto& { return p.local_tokens; }, 1,
+          {"local_tokens", ParamRole::workload, "local window (tokens)", "local"}, [](auto& p) -> auto& { return p.local_tokens; }, 1,
           "most recent tokens a streaming head keeps"),
       integer(
-          "block_size", [](auto& p) -> auto& { return p.block_size; }, 1,
+          {"block_size", ParamRole::plan, "prefill block size (tokens)", "block"}, [](auto& p) -> auto& { return p.block_size; }, 1,
           "prefill query/KV tile, tokens (prefill points and cache_fill prefill)", true),
       integer(
-          "decode_steps", [](auto& p) -> auto& { return p.decode_steps; }, 0,
+          {"decode_steps", ParamRole::workload, "decode steps", "steps"}, [](auto& p) -> auto& { return p.decode_steps; }, 0,
           "decode queries per sequence (decode phase needs >= 1)"),
       unsigned_integer(
-          "seed", [](auto& p) -> auto& { return p.seed; }, "random seed of the synthetic workload"),
+          {"seed", ParamRole::workload, "workload seed", "seed"}, [](auto& p) -> auto& { return p.seed; }, "random seed of the synthetic workload"),
       integer(
-          "reference_batches", [](auto& p) -> auto& { return p.reference_batches; }, 1,
+          {"reference_batches", ParamRole::evaluation, "sequences scored against the reference", "ref batches"}, [](auto& p) -> auto& { return p.reference_batches; }, 1,
           "sequences checked against the fp64 reference (at most batch are used)"),
       integer(
-          "reference_rows", [](auto& p) -> auto& { return p.reference_rows; }, 0,
+          {"reference_rows", ParamRole::evaluation, "prefill rows scored against the reference", "ref rows"}, [](auto& p) -> auto& { return p.reference_rows; }, 0,
           "prefill query rows per head checked against the reference; 0 = all"),
 
       integer(
-          "workload.num_sink_tokens",
+          {"workload.num_sink_tokens", ParamRole::workload, "sink keys (tokens)", "sink keys"},
           [](auto& p) -> auto& { return p.workload.knobs.num_sink_tokens; }, 0,
           "attention-sink keys at the start of the sequence"),
       number(
-          "workload.sink_strength", [](auto& p) -> auto& { return p.workload.knobs.sink_strength; },
+          {"workload.sink_strength", ParamRole::workload, "sink strength (logit)", "sink str"}, [](auto& p) -> auto& { return p.workload.knobs.sink_strength; },
           0.0, kUnbounded, "logit boost of sink keys"),
       number(
-          "workload.recency_strength",
+          {"workload.recency_strength", ParamRole::workload, "recency strength (logit)", "recency"},
           [](auto& p) -> auto& { return p.workload.knobs.recency_strength; }, 0.0, kUnbounded,
           "logit boost of a key at distance 0 from the query"),
       number(
-          "workload.recency_scale", [](auto& p) -> auto& { return p.workload.knobs.recency_scale; },
+          {"workload.recency_scale", ParamRole::workload, "recency scale (tokens)", "recency scale"}, [](auto& p) -> auto& { return p.workload.knobs.recency_scale; },
           1.0, kUnbounded, "tokens over which the recency boost decays"),
       number(
-          "workload.segment_length_mean",
+          {"workload.segment_length_mean", ParamRole::workload, "mean segment length (tokens)", "segment"},
           [](auto& p) -> auto& { return p.workload.knobs.segment_length_mean; }, 1.0, kUnbounded,
           "mean length of a topical segment, tokens"),
       integer(
-          "workload.num_topics", [](auto& p) -> auto& { return p.workload.knobs.num_topics; }, 1,
+          {"workload.num_topics", ParamRole::workload, "topics", "topics"}, [](auto& p) -> auto& { return p.workload.knobs.num_topics; }, 1,
           "distinct topic directions"),
       number(
-          "workload.topic_strength",
+          {"workload.topic_strength", ParamRole::workload, "topic strength (logit)", "topic str"},
           [](auto& p) -> auto& { return p.workload.knobs.topic_strength; }, 0.0, kUnbounded,
           "logit boost of keys of the query's topic"),
       number_list(
-          "workload.needle_depths", [](auto& p) -> auto& { return p.workload.knobs.needle_depths; },
+          {"workload.needle_depths", ParamRole::workload, "needle depths (share of the prefill)", "depths"}, [](auto& p) -> auto& { return p.workload.knobs.needle_depths; },
           0.0, 1.0, "needle positions as fractions of the prefill; [] = no needles"),
       integer(
-          "workload.needle_tokens", [](auto& p) -> auto& { return p.workload.knobs.needle_tokens; },
+          {"workload.needle_tokens", ParamRole::workload, "tokens per needle", "needle tokens"}, [](auto& p) -> auto& { return p.workload.knobs.needle_tokens; },
           1, "contiguous tokens per needle"),
       number(
-          "workload.needle_strength",
+          {"workload.needle_strength", ParamRole::workload, "needle strength (logit)", "needle str"},
           [](auto& p) -> auto& { return p.workload.knobs.needle_strength; }, 0.0, kUnbounded,
           "logit of a needle token for a query that seeks it"),
       number(
-          "workload.streaming_sink_strength",
+          {"workload.streaming_sink_strength", ParamRole::workload, "streaming-head sink strength (logit)", "stream sink"},
           [](auto& p) -> auto& { return p.workload.knobs.streaming_sink_strength; }, 0.0,
           kUnbounded, "sink logit boost in streaming-type heads"),
       number(
-          "workload.streaming_local_strength",
+          {"workload.streaming_local_strength", ParamRole::workload, "streaming-head local strength (logit)", "stream local"},
           [](auto& p) -> auto& { return p.workload.knobs.streaming_local_strength; }, 0.0,
           kUnbounded, "local-window logit boost in streaming-type heads"),
       number(
-          "workload.query_drift", [](auto& p) -> auto& { return p.workload.knobs.query_drift; },
+          {"workload.query_drift", ParamRole::workload, "decode query drift (share per step)", "drift"}, [](auto& p) -> auto& { return p.workload.knobs.query_drift; },
           0.0, 1.0, "per-step share of a decode query replaced by fresh noise"),
       number(
-          "workload.jump_probability",
+          {"workload.jump_probability", ParamRole::workload, "decode query jump probability", "jump"},
           [](auto& p) -> auto& { return p.workload.knobs.jump_probability; }, 0.0, 1.0,
           "per-step probability that a decode query jumps to another topic or needle"),
       number(
-          "workload.key_noise", [](auto& p) -> auto& { return p.workload.knobs.key_noise; }, 0.0,
+          {"workload.key_noise", ParamRole::workload, "key noise (std)", "key noise"}, [](auto& p) -> auto& { return p.workload.knobs.key_noise; }, 0.0,
           kUnbounded, "std of the isotropic part of keys and queries"),
       number(
-          "workload.value_noise", [](auto& p) -> auto& { return p.workload.knobs.value_noise; },
+          {"workload.value_noise", ParamRole::workload, "value noise (std)", "value noise"}, [](auto& p) -> auto& { return p.workload.knobs.value_noise; },
           0.0, kUnbounded, "std of values"),
       number(
-          "workload.strength_reference_context",
+          {"workload.strength_reference_context", ParamRole::workload, "strength reference context (tokens)", "strength ref"},
           [](auto& p) -> auto& { return p.workload.knobs.strength_reference_context; }, 0.0,
           kUnbounded,
           "context the strengths are given for; a longer context adds ln(T / it) to the sink, "
           "needle and streaming strengths (0 = strengths are literal)"),
 
       integer(
-          "timing.warmup", [](auto& p) -> auto& { return p.timing.warmup; }, 0,
+          {"timing.warmup", ParamRole::timing, "warm-up iterations", "warmup"}, [](auto& p) -> auto& { return p.timing.warmup; }, 0,
           "untimed iterations before measuring"),
       integer(
-          "timing.min_iters", [](auto& p) -> auto& { return p.timing.min_iters; }, 1,
+          {"timing.min_iters", ParamRole::timing, "minimum timed iterations", "min iters"}, [](auto& p) -> auto& { return p.timing.min_iters; }, 1,
           "timed iterations at least"),
       integer(
-          "timing.max_iters", [](auto& p) -> auto& { return p.timing.max_iters; }, 1,
+          {"timing.max_iters", ParamRole::timing, "maximum timed iterations", "max iters"}, [](auto& p) -> auto& { return p.timing.max_iters; }, 1,
           "timed iterations at most (>= min_iters)"),
       number(
-          "timing.max_noise", [](auto& p) -> auto& { return p.timing.max_noise; }, 0.0, kUnbounded,
+          {"timing.max_noise", ParamRole::timing, "noise target", "noise"}, [](auto& p) -> auto& { return p.timing.max_noise; }, 0.0, kUnbounded,
           "stop once the relative spread of the median is below this"),
       boolean(
-          "timing.l2_flush", [](auto& p) -> auto& { return p.timing.l2_flush; },
+          {"timing.l2_flush", ParamRole::timing, "L2 flush", "flush"}, [](auto& p) -> auto& { return p.timing.l2_flush; },
           "flush the L2 cache before every timed iteration"),
   };
 }
 
+std::vector<Param>& registry() {
+  static std::vector<Param> table = make_params();
+  return table;
+}
+
 }  // namespace
 
-const std::vector<Param>& params() {
-  static const std::vector<Param> table = make_params();
-  return table;
+std::string_view to_string(ParamRole role) {
+  switch (role) {
+    case ParamRole::workload: return "workload";
+    case ParamRole::plan: return "plan";
+    case ParamRole::evaluation: return "evaluation";
+    case ParamRole::timing: return "timing";
+    case ParamRole::model: return "model";
+  }
+  return "?";
+}
+
+const std::vector<Param>& params() { return registry(); }
+
+void register_param(Param param) {
+  if (find_param(param.key) != nullptr)
+    throw std::invalid_argument("parameter '" + param.key + "' is already registered");
+  registry().push_back(std::move(param));
 }
 
 const Param* find_param(std::string_view key) {
@@ -274,13 +307,15 @@ const Param* find_param(std::string_view key) {
   return nullptr;
 }
 
-const std::vector<std::string>& param_keys() {
-  static const std::vector<std::string> keys = [] {
-    std::vector<std::string> all;
-    for (const Param& param : params()) all.push_back(param.key);
-    return all;
-  }();
-  return keys;
+std::vector<std::string> param_keys() {
+  std::vector<std::string> all;
+  for (const Param& param : params()) all.push_back(param.key);
+  return all;
+}
+
+bool changes_workload(std::string_view key) {
+  const Param* param = find_param(key);
+  return param != nullptr && param->role == ParamRole::workload;
 }
 
 void set_param(PointConfig& point, std::string_view key, std::string_view text) {

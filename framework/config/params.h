@@ -2,7 +2,8 @@
 // The one table of sweep parameters. Every key that a sweep's `fixed:`, `axes:` or `timing:`, a
 // model or workload file, or a command-line override can set is an entry here: its name, the kind
 // of value it takes, its range check, how it is written into a PointConfig and how it reads back as
-// text for the results row. Adding an axis = a field in point.h + one entry in params.cpp.
+// text for the results row, what role it plays (which points can share a workload), and how figures
+// label it. Adding an axis = a field in point.h + one entry in params.cpp + the code that reads it.
 #include <functional>
 #include <string>
 #include <string_view>
@@ -22,8 +23,23 @@ enum class ValueKind {
   number_list,  // YAML sequence of numbers
 };
 
+// What a parameter changes, which decides what a point can share with its neighbours: points whose
+// workload-role parameters are equal share one generated (or read) workload and its dense reference.
+enum class ParamRole {
+  workload,    // the tensors: shape, context, batch, seed, head layout, generator knobs, trace layer
+  plan,        // the sparsity plan and the kernels run on the same tensors: pages, budget, mode, ...
+  evaluation,  // how a point is scored against the reference
+  timing,      // how a point is measured
+  model,       // model-level points: the task and its evaluation
+};
+
+std::string_view to_string(ParamRole role);
+
 struct Param {
   std::string key;  // "page_size", "workload.needle_strength", "timing.warmup"
+  ParamRole role;
+  std::string label;       // axis label for figures, with units: "physical page size (tokens)"
+  std::string short_name;  // legend name: "page"
   ValueKind kind;
   std::string description;  // meaning and allowed values, one line
   // Parses text (a scalar, or "[a, b]" for number_list), checks its range and stores it; throws
@@ -35,10 +51,16 @@ struct Param {
 
 // Every parameter, in results-column order.
 const std::vector<Param>& params();
+// Adds a parameter at the end of the table (an extension's axis, or a test's); throws
+// std::invalid_argument when the key is taken. Call before any sweep is loaded.
+void register_param(Param param);
 // nullptr when no parameter has this key.
 const Param* find_param(std::string_view key);
 // Every key, for "did you mean" hints.
-const std::vector<std::string>& param_keys();
+std::vector<std::string> param_keys();
+// Whether points that differ in this key can share a workload (plan, evaluation and timing keys,
+// and the backend, do not change the tensors).
+bool changes_workload(std::string_view key);
 
 // Sets one parameter from text; throws ParamValueError (unknown key included).
 void set_param(PointConfig& point, std::string_view key, std::string_view text);

@@ -1,11 +1,13 @@
 #include "framework/metrics/device_ceilings.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <fstream>
 #include <map>
 #include <string_view>
 
+#include "framework/config/strict_yaml.h"
 #include "framework/core/error.h"
 #include "framework/core/text.h"
 
@@ -50,6 +52,19 @@ DeviceCeilings load_device_ceilings(const std::string& yaml_path) {
   for (const auto& [key, field] : fields)
     if (!line_of_key.contains(key)) throw input_error(yaml_path, 0, key, "missing");
   return ceilings;
+}
+
+const DeviceCeilings& DeviceCeilingsByName::for_device(const std::string& description) {
+  auto found = read_.find(description);
+  if (found != read_.end()) return found->second;
+  std::string lower = description;
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  std::string best;
+  for (const std::string& name : yaml_names_in(devices_dir_))
+    if (lower.find(name) != std::string::npos && name.size() > best.size()) best = name;
+  const DeviceCeilings ceilings =
+      best.empty() ? DeviceCeilings{} : load_device_ceilings(devices_dir_ + "/" + best + ".yaml");
+  return read_.emplace(description, ceilings).first->second;
 }
 
 }  // namespace unisparse

@@ -1,5 +1,6 @@
 #pragma once
 // The measured limits of a device (configs/devices/<name>.yaml), the ceilings of achieved rates.
+#include <map>
 #include <string>
 
 namespace unisparse {
@@ -13,5 +14,19 @@ struct DeviceCeilings {  // 0 = unknown
 // tensor_tflops. Throws InputError naming the file, line and key on an unreadable file, an unknown,
 // repeated or missing key, or a value that is not a non-negative number.
 DeviceCeilings load_device_ceilings(const std::string& yaml_path);
+
+// The ceilings of each device description a run meets, read once per description from
+// <configs_dir>/devices/<name>.yaml of the longest <name> the description contains, case-insensitively
+// ("NVIDIA H200, 132 SMs, ..." -> h200.yaml, "cpu (2 threads)" -> cpu.yaml); unknown (zeros) when no
+// name matches.
+class DeviceCeilingsByName {
+ public:
+  explicit DeviceCeilingsByName(std::string devices_dir) : devices_dir_(std::move(devices_dir)) {}
+  const DeviceCeilings& for_device(const std::string& description);
+
+ private:
+  std::string devices_dir_;
+  std::map<std::string, DeviceCeilings> read_;
+};
 
 }  // namespace unisparse

@@ -37,6 +37,18 @@ bool PrefillPlan::visible(PrefillHeadMode mode, int query, int key) const {
   return true;  // dense causal; block_list heads are filtered by their block rows first
 }
 
+DecodePlan make_decode_plan(const PointConfig& point, const HeadLayout& heads) {
+  DecodePlan plan;
+  plan.mode = point.mode;
+  plan.heads = heads;
+  plan.geometry = {point.page_size, point.logical_page_size};
+  plan.policy = {point.token_budget, point.reuse_interval, point.gqa_selection};
+  plan.kv_storage = point.kv_dtype;
+  plan.cache_fill = point.cache_fill;
+  plan.prefill_block_size = point.block_size;
+  return plan;
+}
+
 PrefillPlan make_prefill_plan(const ModelShape& shape, const HeadLayout& heads, int block_size,
                               bool use_streaming) {
   PrefillPlan plan;

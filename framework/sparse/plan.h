@@ -5,6 +5,7 @@
 #include <span>
 #include <vector>
 
+#include "framework/config/point.h"
 #include "framework/core/csr.h"
 #include "framework/core/types.h"
 
@@ -35,6 +36,10 @@ struct DecodePlan {
   CacheFill cache_fill = CacheFill::upload;
   int prefill_block_size = 64;
 };
+
+// The decode plan of a sweep point over a workload's head layout (the layout comes from the workload:
+// a trace's head types or the generator's streaming fraction).
+DecodePlan make_decode_plan(const PointConfig& point, const HeadLayout& heads);
 
 // Result of decode page selection: selections[s] has one row per (batch b, query head h), row index
 // b * num_q_heads + h, holding the ascending physical page ids attended at step s. Dense heads in

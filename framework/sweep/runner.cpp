@@ -1,7 +1,6 @@
 #include "framework/sweep/runner.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -18,6 +17,8 @@
 #include "framework/metrics/agreement.h"
 #include "framework/metrics/roofline.h"
 #include "framework/results/plan_export.h"
+#include "framework/results/params_table.h"
+#include "framework/results/point_row.h"
 #include "framework/results/provenance.h"
 #include "framework/results/run_writer.h"
 #include "framework/sweep/expand.h"
@@ -29,122 +30,20 @@ namespace unisparse {
 
 namespace {
 
-using Row = nlohmann::ordered_json;
-
-nlohmann::json number_or_null(double value) {
-  if (!std::isfinite(value)) return nullptr;
-  return value;
-}
-
-// Parameter values come from the parameter table as text; numbers go into the row as numbers.
-nlohmann::json typed_value(const std::string& text) {
-  int64_t as_int = 0;
-  auto [end_i, err_i] = std::from_chars(text.data(), text.data() + text.size(), as_int);
-  if (err_i == std::errc() && end_i == text.data() + text.size()) return as_int;
-  double as_double = 0;
-  auto [end_d, err_d] = std::from_chars(text.data(), text.data() + text.size(), as_double);
-  if (err_d == std::errc() && end_d == text.data() + text.size()) return as_double;
-  return text;
-}
-
-// Everything the workload depends on; points with equal keys share one generated workload.
+// Everything the workload depends on: the workload-role parameters of the table (the rest only
+// change the plan, the scoring or the timing of the same tensors), the trace and the phase.
 std::string workload_key(const PointConfig& point) {
   std::string key;
-  for (const auto& [name, value] : describe(point)) {
-    static const char* kPlanOnly[] = {"backend",        "page_size",         "logical_page_size",
-                                      "token_budget",   "reuse_interval",    "gqa_selection",
-                                      "mode",           "block_size",        "reference_batches",
-                                      "reference_rows", "kv_dtype"};
-    if (std::find(std::begin(kPlanOnly), std::end(kPlanOnly), name) != std::end(kPlanOnly)) continue;
-    if (name.rfind("timing.", 0) == 0) continue;
-    key += name + "=" + value + ";";
-  }
-  return key + "trace=" + point.workload.trace_path + ";phase=" + std::string(to_string(point.phase));
+  for (const auto& [name, value] : describe(point))
+    if (changes_workload(name) || name == "model" || name.rfind("workload", 0) == 0)
+      key += name + "=" + value + ";";
+  return key;
 }
 
 Workload build_workload(const PointConfig& point) {
   if (!point.workload.trace_path.empty())
     return read_trace(point.workload.trace_path, point.workload.trace_layer, point);
   return generate_workload(point);
-}
-
-DecodePlan decode_plan_for(const PointConfig& point, const Workload& workload) {
-  DecodePlan plan;
-  plan.mode = point.mode;
-  plan.heads = workload.heads;
-  plan.geometry = {point.page_size, point.logical_page_size};
-  plan.policy = {point.token_budget, point.reuse_interval, point.gqa_selection};
-  plan.kv_storage = point.kv_dtype;
-  plan.cache_fill = point.cache_fill;
-  plan.prefill_block_size = point.block_size;
-  return plan;
-}
-
-// configs/devices/<name>.yaml of the longest <name> that the device description contains
-// ("NVIDIA H200, 132 SMs, ..." -> h200.yaml, "cpu (2 threads)" -> cpu.yaml); "" when none does.
-std::string ceilings_file(const std::string& source_dir, const std::string& device) {
-  std::string lower = device;
-  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-  const std::string dir = source_dir + "/configs/devices";
-  std::string best;
-  for (const std::string& name : yaml_names_in(dir))
-    if (lower.find(name) != std::string::npos && name.size() > best.size()) best = name;
-  return best.empty() ? "" : dir + "/" + best + ".yaml";
-}
-
-// The identity and every parameter of a point: the first columns of its row.
-Row point_columns(const std::string& sweep, const ExpandedPoint& point) {
-  const PointConfig& c = point.config;
-  Row row;
-  row["sweep"] = sweep;
-  row["point_id"] = point.point_id;
-  row["point_key"] = std::to_string(point.point_id) + "|" + c.backend;
-  row["status"] = "ok";
-  row["reason"] = nullptr;
-  row["phase"] = std::string(to_string(c.phase));
-  row["backend"] = c.backend;
-  row["mode"] = std::string(to_string(c.mode));
-  row["model"] = c.model;
-  row["workload"] = c.workload.name;
-  for (const auto& [key, value] : describe(c))
-    if (!row.contains(key)) row[key] = typed_value(value);
-  for (const auto& [key, value] : point.axis_values) row["axis." + key] = typed_value(value);
-  return row;
-}
-
-void add_accuracy(Row& row, const Accuracy& accuracy) {
-  row["out_rel_l2_mean"] = number_or_null(accuracy.out_rel_l2_mean);
-  row["out_rel_l2_p99"] = number_or_null(accuracy.out_rel_l2_p99);
-  row["out_rel_l2_max"] = number_or_null(accuracy.out_rel_l2_max);
-  row["attn_recall"] = number_or_null(accuracy.attn_recall);
-  row["page_recall"] = number_or_null(accuracy.page_recall);
-  row["needle_hit"] = number_or_null(accuracy.needle_hit);
-  row["accuracy_rows"] = accuracy.rows;
-}
-
-void add_times(Row& row, const PhaseTimes& t) {
-  row["time_us"] = number_or_null(t.total_us);
-  row["time_us_min"] = number_or_null(t.total_min_us);
-  row["time_us_max"] = number_or_null(t.total_max_us);
-  row["time_stats_us"] = number_or_null(t.stats_us);
-  row["time_selector_us"] = number_or_null(t.selector_us);
-  row["time_topk_us"] = number_or_null(t.topk_us);
-  row["time_attention_us"] = number_or_null(t.attention_us);
-  row["time_merge_us"] = number_or_null(t.merge_us);
-  row["time_prefill_us"] = number_or_null(t.prefill_us);
-  row["timing_iterations"] = t.iterations;
-  row["timer"] = t.timer.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.timer);
-}
-
-void add_roofline(Row& row, const RooflineModel& model, double time_us,
-                  const DeviceCeilings& ceilings) {
-  row["bytes_model"] = model.bytes;
-  row["flops_model"] = model.flops;
-  const AchievedRates rates = achieved_rates(model, time_us, ceilings);
-  row["achieved_gbps"] = number_or_null(rates.gbps);
-  row["achieved_tflops"] = number_or_null(rates.tflops);
-  row["hbm_utilization"] = number_or_null(rates.bandwidth_utilisation);
-  row["tensor_utilization"] = number_or_null(rates.compute_utilisation);
 }
 
 // The outputs of one backend on one point, kept so that a second backend on the same point can be
@@ -203,7 +102,7 @@ class SweepRunner {
                       " (done earlier)");
         continue;
       }
-      Row row = point_columns(sweep_.name, point);
+      Row row = point_columns(sweep_.name, point.point_id, point.config, point.axis_values);
       BackendOutputs outputs;
       run_point(point, row, outputs, cpu_decode, cpu_prefill);
       if (point.config.backend == "cpu") {
@@ -235,6 +134,7 @@ class SweepRunner {
       }
     }
     meta["device"] = devices;
+    meta["params"] = params_table_json();
     return RunWriter::create(options_.results_root, sweep_.name, options_.run_id,
                              sweep_.resolved_yaml, meta);
   }
@@ -287,9 +187,9 @@ class SweepRunner {
       run_options.timing = config.timing;
       run_options.profile = options_.profile;
       run_options.label = sweep_.name + "." + std::to_string(point.point_id);
-      const DeviceCeilings& ceilings = device_ceilings(row["device"].get<std::string>());
+      const DeviceCeilings& ceilings = ceilings_.for_device(row["device"].get<std::string>());
       if (config.phase == Phase::decode) {
-        const DecodePlan plan = decode_plan_for(config, workload);
+        const DecodePlan plan = make_decode_plan(config, workload.heads);
         DecodeRun run = engine.decode(workload, plan, run_options);
         if (!plan_file.empty()) {
           export_decode_plan(plan_file, workload, plan, run);
@@ -347,24 +247,13 @@ class SweepRunner {
     return *decode_reference_;
   }
 
-  // Read once per device description, not per point.
-  const DeviceCeilings& device_ceilings(const std::string& device) {
-    auto found = ceilings_.find(device);
-    if (found == ceilings_.end()) {
-      const std::string file = ceilings_file(options_.source_dir, device);
-      const DeviceCeilings ceilings = file.empty() ? DeviceCeilings{} : load_device_ceilings(file);
-      found = ceilings_.emplace(device, ceilings).first;
-    }
-    return found->second;
-  }
-
   const SweepConfig& sweep_;
   const RunnerOptions& options_;
   std::map<std::string, std::unique_ptr<Backend>> backends_;
   std::unique_ptr<Workload> workload_;
   std::string workload_key_;
   std::unique_ptr<DecodeReference> decode_reference_;
-  std::map<std::string, DeviceCeilings> ceilings_;
+  DeviceCeilingsByName ceilings_{options_.source_dir + "/configs/devices"};
   std::string run_dir_;
   std::string plans_dir_;  // empty unless plans are dumped
 };

@@ -11,6 +11,32 @@
 namespace unisparse {
 namespace {
 
+TEST(ParamsTest, EveryParameterHasARoleALabelAndAShortName) {
+  for (const Param& param : params()) {
+    EXPECT_FALSE(param.label.empty()) << param.key;
+    EXPECT_FALSE(param.short_name.empty()) << param.key;
+    EXPECT_FALSE(to_string(param.role).empty()) << param.key;
+  }
+}
+
+// Which points can share a workload follows from the roles: the tensors change with the context or
+// a generator knob, not with the page geometry, the scoring or the timing.
+TEST(ParamsTest, OnlyWorkloadRoleParametersChangeTheWorkload) {
+  for (const char* key : {"context_len", "batch", "seed", "dtype", "streaming_fraction",
+                          "decode_steps", "workload.sink_strength", "phase", "num_q_heads"})
+    EXPECT_TRUE(changes_workload(key)) << key;
+  for (const char* key : {"page_size", "logical_page_size", "token_budget", "reuse_interval",
+                          "gqa_selection", "mode", "kv_dtype", "block_size", "reference_batches",
+                          "reference_rows", "timing.warmup", "timing.l2_flush", "no_such_key"})
+    EXPECT_FALSE(changes_workload(key)) << key;
+}
+
+TEST(ParamsTest, RegisteringAParameterAddsItAndRefusesATakenKey) {
+  const size_t before = params().size();
+  EXPECT_THROW(register_param(*find_param("page_size")), std::invalid_argument);
+  EXPECT_EQ(params().size(), before);
+}
+
 TEST(ParamsTest, KeysAreUniqueAndCoverTheResultsColumns) {
   std::set<std::string> keys;
   for (const Param& param : params()) EXPECT_TRUE(keys.insert(param.key).second) << param.key;
