@@ -8,7 +8,8 @@
 
 namespace unisparse::cuda {
 
-// Keys per KV tile of the inner loop; a plan block of 128 tokens is two consecutive tiles.
+// Keys per KV tile of the sm_80 kernel's inner loop; a plan block of 128 tokens is two consecutive
+// tiles. The sm_90a kernel walks tiles of a whole plan block (kTileKeys below).
 inline constexpr int kKvTile = 64;
 
 // The active tiles in the order they are visited: either up to two contiguous tile ranges (dense
@@ -21,7 +22,7 @@ struct ActiveKvTiles {
   int tiles_per_block = 1;
   int count = 0;
 
-  __device__ int tile(int i) const {
+  __host__ __device__ int tile(int i) const {
     if (maybe_block_ids != nullptr)
       return maybe_block_ids[i / tiles_per_block] * tiles_per_block + i % tiles_per_block;
     const int first_count = first_end - first_begin;
@@ -35,14 +36,15 @@ struct TileVisibility {
   int seq_len, sink_tokens, local_tokens;
   int query_begin, query_last;  // query_last < seq_len: rows past the sequence end are never stored
 
-  __device__ bool visible(int query, int key) const {
+  __host__ __device__ bool visible(int query, int key) const {
     if (key >= seq_len || key > query) return false;
     if (mode == PrefillTileMode::streaming) return key < sink_tokens || query - key < local_tokens;
     return true;  // dense causal; block-list heads are causal inside their listed blocks
   }
   // Whether every (query of the CTA, key of the tile) pair is visible, so the tile takes no mask.
-  __device__ bool fully_visible(int tile) const {
-    const int key_begin = tile * kKvTile, key_last = key_begin + kKvTile - 1;
+  template <int kTileKeys = kKvTile>
+  __host__ __device__ bool fully_visible(int tile) const {
+    const int key_begin = tile * kTileKeys, key_last = key_begin + kTileKeys - 1;
     if (key_last >= seq_len || key_last > query_begin) return false;
     if (mode == PrefillTileMode::streaming)
       return key_last < sink_tokens || query_last - key_begin < local_tokens;
@@ -50,21 +52,24 @@ struct TileVisibility {
   }
 };
 
-__device__ inline ActiveKvTiles enumerate_active_tiles(const PrefillParams& params, int q_head,
-                                                       int q_block, const TileVisibility& rows) {
+// Tiles of kTileKeys keys; a plan block is a whole number of tiles.
+template <int kTileKeys = kKvTile>
+__host__ __device__ inline ActiveKvTiles enumerate_active_tiles(const PrefillParams& params,
+                                                                int q_head, int q_block,
+                                                                const TileVisibility& rows) {
   ActiveKvTiles active;
-  const int last_tile = rows.query_last / kKvTile;  // the diagonal tile of the last query
+  const int last_tile = rows.query_last / kTileKeys;  // the diagonal tile of the last query
   switch (rows.mode) {
     case PrefillTileMode::dense_causal:
       active.first_end = last_tile + 1;
       break;
     case PrefillTileMode::streaming: {
       const int sink_keys = min(params.sink_tokens, rows.query_last + 1);
-      active.first_end = (sink_keys + kKvTile - 1) / kKvTile;
+      active.first_end = (sink_keys + kTileKeys - 1) / kTileKeys;
       if (params.local_tokens > 0) {
         // The oldest key any query of the block keeps in its window.
         const int local_first_key = max(0, rows.query_begin - params.local_tokens + 1);
-        active.second_begin = max(local_first_key / kKvTile, active.first_end);
+        active.second_begin = max(local_first_key / kTileKeys, active.first_end);
         active.second_end = max(last_tile + 1, active.second_begin);
       }
       break;
@@ -73,7 +78,7 @@ __device__ inline ActiveKvTiles enumerate_active_tiles(const PrefillParams& para
       const int row = q_head * params.num_q_blocks + q_block;
       const int32_t row_begin = params.maybe_block_indptr[row];
       active.maybe_block_ids = params.maybe_block_indices + row_begin;
-      active.tiles_per_block = params.block_size / kKvTile;
+      active.tiles_per_block = params.block_size / kTileKeys;
       active.count = (params.maybe_block_indptr[row + 1] - row_begin) * active.tiles_per_block;
       return active;
     }
