@@ -16,6 +16,14 @@
 #   bash results/h200_run.sh last       after the transposed-output quantized decode: tests (falling
 #                                       back to $FALLBACK_BIN when they fail), sanitizers, the quant
 #                                       sweeps, the 128k slice of prefill_tradeoff
+#   bash results/h200_run.sh hopper_dev the sm90 (wgmma + TMA) prefill, first look (< 3 min): the
+#                                       prefill tests on both kernel paths, the 32k benchmark of both
+#   bash results/h200_run.sh hopper     the sm90 prefill (< 9 min): prefill tests on both paths,
+#                                       sanitizers on small sm90 cases, the prefill sweeps and peers,
+#                                       the sm80 path at dense 32k, an ncu profile of dense 32k, then
+#                                       prefill_tradeoff in the time left
+#   bash results/h200_run.sh hopper_tradeoff   the rest of that prefill_tradeoff run: resumes the
+#                                       run directory carried in as $RESUME_DIR
 # Every step has its own time limit so one slow step cannot eat the call; every log and run
 # directory lands under $OUT/results; the device command tars it into one file afterwards:
 #   timeout 585 bash results/h200_run.sh PART; tar -C $OUT -czf $OUT/results-PART.tgz results
@@ -141,6 +149,62 @@ case $part in
     ;;
   tradeoff)
     sweep prefill_tradeoff 560 -a context_len=[131072]
+    ;;
+  hopper_dev)
+    # A first call for the sm90 prefill, cheap enough to shake out bugs: a hang or a wrong result
+    # shows in test_gpu.log (the last test started) before anything long runs.
+    step test_kernels_host 30 "$bin/test_kernels_host"
+    step test_gpu_prefill 120 "$bin/test_gpu" --gtest_filter='*Prefill*'
+    step bench_prefill_32k 45 "$bin/unisparse_bench" --benchmark_filter='BM_Prefill/context:32768/block:128/'
+    ;;
+  hopper)
+    # The sweeps run the automatic kernel path (sm90 on an H200; the benchmark labels each row with the
+    # path that ran). Expected: tests 60 s, sanitizers 30 s, benchmark 20 s, prefill_dense 25 s,
+    # prefill_streaming 50 s, peers 60 s, sm80 dense 32k 15 s, ncu 45 s; prefill_tradeoff then gets
+    # the rest of the 530 s (its 90 points need about 400 s: 8k and 32k about 2 s a point, 128k about
+    # 10 s, mostly workload generation and the fp64 reference), so it usually ends inside the 128k
+    # slice and hopper_tradeoff finishes it.
+    echo "kernel path: UNISPARSE_PREFILL_KERNEL=${UNISPARSE_PREFILL_KERNEL:-auto}" >> "$logs/steps.txt"
+    step test_kernels_host 30 "$bin/test_kernels_host"
+    step test_gpu_prefill 150 "$bin/test_gpu" --gtest_filter='*Prefill*'
+    sm90_small='*PrefillKernelPaths*/sm90_T63_*:*PrefillKernelPaths*/sm90_T1000_d128_block128_bf16:*PrefillKernelChoice*'
+    step memcheck 60 compute-sanitizer --tool memcheck --error-exitcode 1 "$bin/test_gpu" \
+      --gtest_filter="$sm90_small"
+    # racecheck sees shared-memory accesses made by threads. On the sm90 path the K/V/Q tiles are
+    # written by TMA and read by wgmma, neither of which it attributes to a thread (the async proxy),
+    # so there it checks only the generic accesses around them; the sm80 case is the full check.
+    step racecheck 45 compute-sanitizer --tool racecheck --error-exitcode 1 "$bin/test_gpu" \
+      --gtest_filter='*PrefillKernelPaths*/sm90_T63_d128_block128_bf16:*PrefillKernelPaths*/sm90_T1000_d64_block64_fp16:*PrefillKernelPaths*/sm80_T63_d128_block128_fp16'
+    # synccheck: the named barriers of the two math warpgroups' alternation and the mbarrier waits.
+    step synccheck 45 compute-sanitizer --tool synccheck --error-exitcode 1 "$bin/test_gpu" \
+      --gtest_filter='*PrefillKernelPaths*/sm90_T63_*:*PrefillKernelPaths*/sm90_T1000_d128_block128_bf16'
+    step bench_prefill_32k 45 "$bin/unisparse_bench" --benchmark_filter='BM_Prefill/context:32768/block:128/'
+    sweep prefill_dense 60
+    sweep prefill_streaming 90
+    step peers_prefill 90 python3 analysis/peers_prefill.py --out "$out/peers_prefill/$run_id"
+    # The sm80 kernel on the same machine in the same call.
+    step sweep_prefill_dense_sm80 45 env UNISPARSE_PREFILL_KERNEL=sm80 "$bin/unisparse" run \
+      sweeps/prefill_dense.yaml -a context_len=[32768] --results "$out" --run-id "$run_id-sm80"
+    # Dense causal 32k, block 128, under Nsight Compute, selected by its NVTX range (profiling mode:
+    # CUPTI off). The tensor-pipe metrics are asked for by the names this ncu knows.
+    step ncu_metric_names 20 ncu --query-metrics
+    tensor_metrics=$(grep -oE '^sm__pipe_tensor[a-z_]*cycles_active' "$logs/ncu_metric_names.log" | sort -u |
+      sed 's/$/.avg.pct_of_peak_sustained_active/' | paste -sd, -)
+    step ncu_prefill_dense_32k 90 ncu --clock-control none --nvtx --nvtx-include "prefill_dense.0.attention/" \
+      --launch-count 1 --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats \
+      --section SchedulerStats --section Occupancy --section LaunchStats ${tensor_metrics:+--metrics "$tensor_metrics"} \
+      "$bin/unisparse" run sweeps/prefill_dense.yaml -a context_len=[32768] -a block_size=[128] \
+      --profile --quiet --results "$out/profile" --run-id "$run_id"
+    left=$((530 - SECONDS))
+    if [ "$left" -gt 10 ]; then sweep prefill_tradeoff "$left"; fi
+    ;;
+  hopper_tradeoff)
+    # RESUME_DIR: the prefill_tradeoff run directory the hopper call left (copied back from its
+    # results); resumed under $OUT so that the completed run comes back.
+    mkdir -p "$out/prefill_tradeoff"
+    cp -r "${RESUME_DIR:?set RESUME_DIR to the prefill_tradeoff run directory}" "$out/prefill_tradeoff/"
+    step sweep_prefill_tradeoff_resume 560 "$bin/unisparse" run sweeps/prefill_tradeoff.yaml \
+      --resume "$out/prefill_tradeoff/$(basename "$RESUME_DIR")"
     ;;
   last)
     step test_gpu 60 "$bin/test_gpu"

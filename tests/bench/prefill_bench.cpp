@@ -1,25 +1,32 @@
-// Microbenchmarks of the CUDA block-sparse prefill kernel on llama3-8b shapes (32 q / 8 kv heads,
-// d128, bf16): dense causal, 50% streaming heads and all heads streaming. Manual time from CUDA events
-// around each launch; counters give the model FLOPs (4 * d per attended (query, key) pair), achieved
-// TFLOP/s and the share of KV tiles the kernel visits relative to dense causal.
+// Microbenchmarks of the CUDA block-sparse prefill kernels on llama3-8b shapes (32 q / 8 kv heads,
+// d128, bf16): dense causal, 50% streaming heads and all heads streaming, each on the sm_80 kernel
+// and the sm_90a kernel (UNISPARSE_PREFILL_KERNEL forced per benchmark; the label names the path that
+// ran, and the sm90 rows are skipped with the reason on a device other than compute capability 9.0).
+// Manual time from CUDA events around each launch; counters give the model FLOPs (4 * d per attended
+// (query, key) pair), achieved TFLOP/s and the share of KV tiles the kernel visits relative to dense
+// causal, with each kernel's tile (64 keys for sm80, a whole block for sm90).
 #include <benchmark/benchmark.h>
 #include <cuda_runtime.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <exception>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "framework/core/dtype.h"
 #include "framework/core/types.h"
 #include "kernels/common/cuda_check.h"
 #include "kernels/common/device_buffer.h"
+#include "kernels/prefill/prefill_kernel_path.h"
 #include "kernels/prefill/prefill_launch.h"
 
 namespace unisparse {
 namespace {
 
-constexpr int kQHeads = 32, kKvHeads = 8, kHeadDim = 128, kKvTile = 64;
+constexpr int kQHeads = 32, kKvHeads = 8, kHeadDim = 128;
 
 // Attended (query, key) pairs of one head: causal, and for streaming heads sink + local window.
 double attended_pairs(int seq_len, bool streaming, int sink, int local) {
@@ -35,18 +42,18 @@ double attended_pairs(int seq_len, bool streaming, int sink, int local) {
   return pairs;
 }
 
-// KV tiles of 64 keys the kernel visits for one head (mirrors the kernel's active-tile rule).
-double visited_tiles(int seq_len, int block_size, bool streaming, int sink, int local) {
+// KV tiles of tile_keys keys the kernel visits for one head (mirrors the kernels' active-tile rule).
+double visited_tiles(int seq_len, int block_size, int tile_keys, bool streaming, int sink, int local) {
   double tiles = 0;
   for (int begin = 0; begin < seq_len; begin += block_size) {
     const int last = std::min(begin + block_size, seq_len) - 1;
-    const int diagonal_tiles = last / kKvTile + 1;
+    const int diagonal_tiles = last / tile_keys + 1;
     if (!streaming) {
       tiles += diagonal_tiles;
       continue;
     }
-    const int sink_tiles = (std::min(sink, last + 1) + kKvTile - 1) / kKvTile;
-    const int local_first = std::max(std::max(0, begin - local + 1) / kKvTile, sink_tiles);
+    const int sink_tiles = (std::min(sink, last + 1) + tile_keys - 1) / tile_keys;
+    const int local_first = std::max(std::max(0, begin - local + 1) / tile_keys, sink_tiles);
     tiles += sink_tiles + std::max(0, diagonal_tiles - local_first);
   }
   return tiles;
@@ -62,15 +69,18 @@ std::vector<uint16_t> random_bf16(int64_t count, uint64_t seed) {
   return bits;
 }
 
-// args: context, block size, streaming share of heads (percent), sink, local.
+// args: context, block size, streaming share of heads (percent), sink, local, kernel (80 or 90).
 void BM_Prefill(benchmark::State& state) {
   const int seq_len = int(state.range(0)), block_size = int(state.range(1));
   const int streaming_percent = int(state.range(2)), sink = int(state.range(3)), local = int(state.range(4));
+  const bool sm90 = state.range(5) == 90;
   int device_count = 0;
   if (cudaGetDeviceCount(&device_count) != cudaSuccess || device_count == 0) {
     state.SkipWithError("no CUDA device");
     return;
   }
+  setenv(cuda::kPrefillKernelVariable, sm90 ? "sm90" : "sm80", 1);
+  const int tile_keys = sm90 ? block_size : 64;
   const int64_t q_count = int64_t{kQHeads} * seq_len * kHeadDim;
   const int64_t kv_count = int64_t{kKvHeads} * seq_len * kHeadDim;
   cuda::DeviceBuffer<uint16_t> q, k, v;
@@ -89,8 +99,8 @@ void BM_Prefill(benchmark::State& state) {
     const bool streaming = layout.is_streaming(kv_head);
     modes[h] = streaming ? int8_t(cuda::PrefillTileMode::streaming) : int8_t(cuda::PrefillTileMode::dense_causal);
     pairs += attended_pairs(seq_len, streaming, sink, local);
-    tiles += visited_tiles(seq_len, block_size, streaming, sink, local);
-    dense_tiles += visited_tiles(seq_len, block_size, false, sink, local);
+    tiles += visited_tiles(seq_len, block_size, tile_keys, streaming, sink, local);
+    dense_tiles += visited_tiles(seq_len, block_size, tile_keys, false, sink, local);
   }
   cuda::DeviceBuffer<int8_t> head_mode;
   head_mode.upload(modes);
@@ -114,11 +124,19 @@ void BM_Prefill(benchmark::State& state) {
   params.local_tokens = local;
   params.softmax_scale_log2 = float(1.4426950408889634 / std::sqrt(double(kHeadDim)));
 
+  // The first launch decides the path (a forced sm90 that cannot run here throws Unsupported).
+  cuda::PrefillKernelPath path;
+  try {
+    path = cuda::launch_block_sparse_prefill(params, DType::bf16, kHeadDim, 1, nullptr);
+  } catch (const std::exception& error) {
+    state.SkipWithError(error.what());
+    return;
+  }
+  state.SetLabel(cuda::to_string(path));
   cudaEvent_t start, stop;
   UNISPARSE_CUDA_CHECK(cudaEventCreate(&start));
   UNISPARSE_CUDA_CHECK(cudaEventCreate(&stop));
-  for (int warmup = 0; warmup < 2; ++warmup)
-    cuda::launch_block_sparse_prefill(params, DType::bf16, kHeadDim, 1, nullptr);
+  cuda::launch_block_sparse_prefill(params, DType::bf16, kHeadDim, 1, nullptr);
   UNISPARSE_CUDA_CHECK(cudaDeviceSynchronize());
   for (auto _ : state) {
     UNISPARSE_CUDA_CHECK(cudaEventRecord(start));
@@ -138,14 +156,15 @@ void BM_Prefill(benchmark::State& state) {
 }
 
 void prefill_args(benchmark::internal::Benchmark* bench) {
-  bench->ArgNames({"context", "block", "streaming_pct", "sink", "local"});
+  bench->ArgNames({"context", "block", "streaming_pct", "sink", "local", "kernel"});
   for (int context : {32768, 131072})
-    for (int block : {64, 128}) {
-      bench->Args({context, block, 0, 128, 4096});     // dense causal
-      bench->Args({context, block, 50, 128, 4096});    // half the KV heads streaming
-      bench->Args({context, block, 100, 128, 4096});   // all heads streaming
-      bench->Args({context, block, 100, 128, 1024});
-    }
+    for (int block : {64, 128})
+      for (int kernel : {80, 90}) {
+        bench->Args({context, block, 0, 128, 4096, kernel});     // dense causal
+        bench->Args({context, block, 50, 128, 4096, kernel});    // half the KV heads streaming
+        bench->Args({context, block, 100, 128, 4096, kernel});   // all heads streaming
+        bench->Args({context, block, 100, 128, 1024, kernel});
+      }
 }
 
 BENCHMARK(BM_Prefill)->Apply(prefill_args)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(0.5);
