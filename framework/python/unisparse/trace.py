@@ -11,6 +11,7 @@ Decode step s after a prefill of T tokens appends token T + s, whose query then 
 0..T + s: the rows of step s come from that one forward.
 """
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 from unisparse.errors import InputError
 
 TRACE_DTYPES = ("f16", "f32", "bf16")
+ROPE_FORM = "rotate_half"  # Hugging Face / GPT-NeoX RoPE: channel i pairs with i + head_dim / 2
 
 
 def numpy_dtype(name):
@@ -88,3 +90,29 @@ def write_trace(path, tensors, metadata, dtype="f16"):
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def trace_metadata(model_name, config, tokenizer, prompt, generated, layers, dtype):
+    """The __metadata__ of a captured trace (string values): the model, the prompt's description
+    (`text`, JSON) and kind, what was captured, the greedy continuation and the RoPE form."""
+    metadata = {
+        "model": model_name,
+        "text": json.dumps(prompt.description, sort_keys=True),
+        "prompt_kind": prompt.kind,
+        "num_layers": config.num_layers,
+        "layers": json.dumps(sorted(layers)),
+        "num_q_heads": config.num_q_heads,
+        "num_kv_heads": config.num_kv_heads,
+        "head_dim": config.head_dim,
+        "context_len": len(prompt.tokens),
+        "decode_steps": len(generated),
+        "generated": tokenizer.decode(generated),
+        "generated_tokens": json.dumps([int(token) for token in generated]),
+        "rope": ROPE_FORM,
+        "rope_theta": config.rope_theta,
+        "dtype": dtype,
+    }
+    if prompt.kind == "passkey":
+        metadata["needle_positions"] = json.dumps(prompt.needle_positions)
+        metadata["answer"] = prompt.answer
+    return metadata

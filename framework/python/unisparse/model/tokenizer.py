@@ -73,6 +73,11 @@ class Tokenizer:
                    path)
 
     @property
+    def backend(self):
+        """The `tokenizers.Tokenizer` doing the work (to hand to other libraries)."""
+        return self._tokenizer
+
+    @property
     def vocab_size(self):
         return self._tokenizer.get_vocab_size(with_added_tokens=True)
 
