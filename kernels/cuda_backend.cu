@@ -22,11 +22,21 @@ double phase_or_zero(const GpuTiming& timing, const std::string& phase) {
   return it == timing.phase_median_us.end() ? 0.0 : it->second;
 }
 
+// The step replayed as one CUDA graph, timed by events around each replay: kernel times and the
+// gaps between them, none of the host's launch overhead.
+GpuTiming time_step_graph(DecodeRunner& runner, int step, bool run_selector, const TimingConfig& timing,
+                          cudaStream_t stream) {
+  runner.capture_step_graph(step, run_selector);
+  return time_gpu_span([&](cudaStream_t) { runner.launch_step_graph(step, run_selector); }, timing, stream);
+}
+
 // Steady-state time of one decode step: the selector runs one step in reuse_interval, so a step
-// costs (1/R) * (step with selection) + (1 - 1/R) * (step without).
+// costs (1/R) * (step with selection) + (1 - 1/R) * (step without). Per-kernel CUPTI sums of the
+// eagerly launched step (total and phases), and the event span of the step replayed as a graph.
 PhaseTimes time_decode_step(DecodeRunner& runner, int step, int reuse_interval,
                             const RunOptions& options, cudaStream_t stream) {
   const TimingConfig timing = timing_for(options);
+  const GpuTiming plain_graph = time_step_graph(runner, step, false, timing, stream);
   const GpuTiming plain =
       time_gpu([&](cudaStream_t) { runner.enqueue_step(step, false); }, timing, stream,
                decode_phase_of_kernel());
@@ -38,6 +48,7 @@ PhaseTimes time_decode_step(DecodeRunner& runner, int step, int reuse_interval,
     times.total_min_us = plain.min_us;
     times.total_max_us = plain.max_us;
     times.iterations = plain.iterations;
+    times.step_graph_us = plain_graph.median_us;
     if (cupti) {
       times.stats_us = phase_or_zero(plain, "stats");
       times.attention_us = phase_or_zero(plain, "attention");
@@ -54,6 +65,8 @@ PhaseTimes time_decode_step(DecodeRunner& runner, int step, int reuse_interval,
   times.total_min_us = amortised(selecting.min_us, plain.min_us);
   times.total_max_us = amortised(selecting.max_us, plain.max_us);
   times.iterations = selecting.iterations + plain.iterations;
+  times.step_graph_us =
+      amortised(time_step_graph(runner, step, true, timing, stream).median_us, plain_graph.median_us);
   if (cupti) {
     for (auto [phase, field] : {std::pair{"stats", &PhaseTimes::stats_us},
                                 std::pair{"attention", &PhaseTimes::attention_us},
@@ -81,6 +94,9 @@ DecodeRun CudaBackend::decode(const Workload& workload, const DecodePlan& plan,
     throw Unsupported("cuda decode: a float KV cache is stored in the workload dtype " +
                       std::string(to_string(workload.dtype)) + ", not " +
                       std::string(to_string(plan.kv_storage)));
+  if (uses_page_selection(plan.mode) && plan.selector != PageSelectorKind::quest)
+    throw Unsupported("cuda decode: selector " + std::string(to_string(plan.selector)) +
+                      " is not implemented (quest; the cpu backend runs the oracle)");
   DecodeRunner runner(workload, plan, stream_, options);
   DecodeRun run;
   for (int step = 0; step < workload.decode_steps; ++step) {

@@ -16,6 +16,15 @@
 #   bash results/h200_run.sh last       after the transposed-output quantized decode: tests (falling
 #                                       back to $FALLBACK_BIN when they fail), sanitizers, the quant
 #                                       sweeps, the 128k slice of prefill_tradeoff
+#   bash results/h200_run.sh decode_dev after the decode kernel rework (copy rings, split planner,
+#                                       step graphs), under 3 minutes: the GPU decode tests, memcheck
+#                                       on small decode cases, the dense and static+dynamic decode
+#                                       benchmarks at 128k b1 / b16 and 512k b1 ($BIN/unisparse_bench)
+#   bash results/h200_run.sh decode_final  the same kernels, one call under 9 minutes: GPU tests,
+#                                       memcheck / racecheck on small cases, calibration, every decode
+#                                       sweep (quant_page_size trimmed to 32k/128k x pages 16/64/128),
+#                                       the decode peers, ncu on the fp16 and int4 dense decode
+#                                       attention at 128k b16
 #   bash results/h200_run.sh hopper_dev the sm90 (wgmma + TMA) prefill, first look (< 3 min): the
 #                                       prefill tests on both kernel paths, the 32k benchmark of both
 #   bash results/h200_run.sh hopper     the sm90 prefill (< 9 min): prefill tests on both paths,
@@ -205,6 +214,48 @@ case $part in
     cp -r "${RESUME_DIR:?set RESUME_DIR to the prefill_tradeoff run directory}" "$out/prefill_tradeoff/"
     step sweep_prefill_tradeoff_resume 560 "$bin/unisparse" run sweeps/prefill_tradeoff.yaml \
       --resume "$out/prefill_tradeoff/$(basename "$RESUME_DIR")"
+    ;;
+  decode_dev)
+    decode_tests='*Decode*:*CudaBackend*:*PageScoresKernel*:*TopkKernel*:*SplitPlan*:*StepLaunches*:*PrefillThenDecode*'
+    step test_gpu_decode 50 "$bin/test_gpu" --gtest_filter="$decode_tests"
+    step memcheck_decode 35 compute-sanitizer --tool memcheck --error-exitcode 1 "$bin/test_gpu" \
+      --gtest_filter='*dense_ctx63_page16:*grows_past_budget:*int4_static_ctx300*:*DecodeGraph*ctx63*:*PageScoresKernel*one_page'
+    step bench_decode 90 "$bin/unisparse_bench" \
+      --benchmark_filter='BM_(Dense|StaticDynamic)Decode/context:(131072/batch:(1|16)|524288/batch:1)/' \
+      --benchmark_counters_tabular=true --benchmark_out="$out/bench_decode.json" --benchmark_out_format=json
+    ;;
+  decode_final)
+    # Expected from the earlier logs: tests and sanitizers ~40 s, sweeps ~400 s (quant_page_size
+    # trimmed from 48 to 24 points: it alone took 180-206 s and hit its limit twice), peers 10 s,
+    # calibration 1 s, two ncu profiles ~40 s. Limits leave room; the least needed steps come last.
+    step test_gpu 45 "$bin/test_gpu"
+    small_cases='*dense_ctx63_page16:*static_ctx300*:*grows_past_budget:*dynamic_budget_one_page:*int4_static_ctx300*:*int4_dense_ctx1000*:*DecodeGraph*ctx63*:*PageScoresKernel*d64*'
+    step memcheck 30 compute-sanitizer --tool memcheck --error-exitcode 1 "$bin/test_gpu" \
+      --gtest_filter="$small_cases"
+    step racecheck 25 compute-sanitizer --tool racecheck --error-exitcode 1 "$bin/test_gpu" \
+      --gtest_filter='*dense_ctx63_page16:*int4_static_ctx300*:*int4_dense_ctx1000*:*DecodeGraph*ctx63*'
+    cublas_dir=$(python3 -c 'import nvidia.cublas, os; print(os.path.join(nvidia.cublas.__path__[0], "lib"))' 2>/dev/null)
+    step calibrate 15 env LD_LIBRARY_PATH="$cublas_dir:$LD_LIBRARY_PATH" "$bin/unisparse_calibrate" \
+      --out "$out/devices/h200.yaml"
+    sweep decode_dense 35
+    sweep decode_dense_512k 18
+    sweep decode_sparse 80
+    sweep decode_sparse_512k 18
+    sweep quant_decode_dense 35
+    step peers_decode 20 python3 analysis/peers.py "$out/peers_decode/$run_id" --iters 30 --warmup 5
+    sweep prefill_decode 45
+    sweep decode_gqa 20
+    sweep quant_paging 20
+    # Nsight Compute on the dense decode attention at 128k b16, fp16 and int4, by NVTX range (CUPTI
+    # is off in profiling mode, so ncu can subscribe): bandwidth, occupancy and registers.
+    for kv in fp16 int4; do
+      step "ncu_dense_$kv" 25 ncu --clock-control none --nvtx --nvtx-include "quant_decode_dense.0.attention/" \
+        --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy \
+        --section LaunchStats "$bin/unisparse" run sweeps/quant_decode_dense.yaml -a "kv_dtype=[$kv]" \
+        --profile --quiet --results "$out/profile_$kv" --run-id "$run_id"
+    done
+    sweep decode_tradeoff 100
+    sweep quant_page_size 85 -a context_len=[32768,131072] -a page_size=[16,64,128]
     ;;
   last)
     step test_gpu 60 "$bin/test_gpu"

@@ -28,6 +28,9 @@ struct PhaseTimes {
   // Decode with cache_fill=prefill: the prefill over the whole prompt that filled the KV cache (the
   // attention kernel and the cache writes: K/V scatter, key statistics, fp8 scales), once per run.
   double prefill_us = kNotMeasured;
+  // cuda decode: the step replayed as one CUDA graph, timed by events around each replay (kernel
+  // times plus the gaps between them; total_us sums the kernels alone), amortised like total_us.
+  double step_graph_us = kNotMeasured;
   double total_us = kNotMeasured;      // median of the per-iteration totals
   double total_min_us = kNotMeasured;
   double total_max_us = kNotMeasured;

@@ -61,6 +61,7 @@ void add_times(Row& row, const PhaseTimes& t) {
   row["time_attention_us"] = number_or_null(t.attention_us);
   row["time_merge_us"] = number_or_null(t.merge_us);
   row["time_prefill_us"] = number_or_null(t.prefill_us);
+  row["time_step_graph_us"] = number_or_null(t.step_graph_us);
   row["timing_iterations"] = t.iterations;
   row["timer"] = t.timer.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(t.timer);
 }

@@ -16,7 +16,7 @@
 namespace unisparse::cuda {
 namespace {
 
-constexpr int kWarpsPerBlock = 8;  // token rows written per block, one warp each
+constexpr int kWarpsPerBlock = limits::kAppendWarpsPerBlock;  // rows written per block, one warp each
 constexpr int kAbsMaxThreads = 256;
 constexpr int kAbsMaxMaxBlocks = 1024;
 
@@ -194,11 +194,11 @@ __global__ void append_kernel(AppendTarget<KvType> first, AppendTarget<KvType> s
 
 PagedKvCache::PagedKvCache(DType stats_dtype, DType storage, const PoolShape& shape, uint64_t seed)
     : stats_dtype_(stats_dtype), storage_(storage), shape_(shape) {
-  UNISPARSE_DISPATCH_KV_DTYPE(stats_dtype, KvType, [] {});  // rejects other types up front
+  UNISPARSE_DISPATCH_KV_DTYPE("cuda cache", stats_dtype, KvType, [] {});  // rejects other types up front
   if (!is_quantized(storage) && storage != stats_dtype)
     throw Unsupported("cuda cache: a float KV cache is stored in the workload dtype (" +
                       std::string(to_string(stats_dtype)) + "), not " + std::string(to_string(storage)));
-  UNISPARSE_DISPATCH_KV_STORAGE(storage, Storage, [&] {
+  UNISPARSE_DISPATCH_KV_STORAGE("cuda cache", storage, Storage, [&] {
     if (shape.head_dim % 8 != 0) throw Unsupported("cuda cache: head_dim must be a multiple of 8");
     row_bytes_ = row_bytes<Storage>(shape.head_dim);
   });
@@ -219,6 +219,10 @@ PagedKvCache::PagedKvCache(DType stats_dtype, DType storage, const PoolShape& sh
   if (shape.logical_page_size > 0) {
     key_max_.resize(int64_t(shape.rows) * shape.head_dim * shape.logical_pages_per_row());
     key_min_.resize(key_max_.size());
+    // Zero padding: the selector's vector loads read it (and discard it), and two caches written
+    // alike hold equal bytes.
+    UNISPARSE_CUDA_CHECK(cudaMemset(key_max_.data(), 0, key_max_.size() * sizeof(uint16_t)));
+    UNISPARSE_CUDA_CHECK(cudaMemset(key_min_.data(), 0, key_min_.size() * sizeof(uint16_t)));
   }
   std::vector<int32_t> page_indices(num_pages);
   std::iota(page_indices.begin(), page_indices.end(), 0);
@@ -327,9 +331,9 @@ void PagedKvCache::enqueue_scatter_and_stats(int row, const Source* keys, const 
                                              int num_tokens, int64_t token_stride,
                                              cudaStream_t stream) {
   const int first_kept_token = std::max(0, num_tokens - shape_.local_tokens);
-  UNISPARSE_DISPATCH_KV_DTYPE(stats_dtype_, KvType, [&] {
+  UNISPARSE_DISPATCH_KV_DTYPE("cuda cache", stats_dtype_, KvType, [&] {
     const PagedKvView<KvType> pool = view<KvType>();
-    UNISPARSE_DISPATCH_KV_STORAGE(storage_, Storage, [&] {
+    UNISPARSE_DISPATCH_KV_STORAGE("cuda cache", storage_, Storage, [&] {
       prefill_scatter_kernel<KvType, Storage, Source>
           <<<ceil_div(num_tokens, kWarpsPerBlock), dim3(32, kWarpsPerBlock),
              scatter_shared_bytes<Source>(shape_.head_dim), stream>>>(
@@ -359,7 +363,7 @@ void append_token_to_pools(PagedKvCache* maybe_first, const int32_t* first_sourc
                        maybe_second->storage() != maybe_first->storage() ||
                        maybe_second->shape().head_dim != maybe_first->shape().head_dim))
     throw Unsupported("cuda decode: pools of one step must share the KV types and head_dim");
-  UNISPARSE_DISPATCH_KV_DTYPE(maybe_first->stats_dtype(), KvType, [&] {
+  UNISPARSE_DISPATCH_KV_DTYPE("cuda decode append", maybe_first->stats_dtype(), KvType, [&] {
     const AppendTarget<KvType> first{maybe_first->view<KvType>(), first_source_row,
                                      maybe_first->shape().rows};
     // An absent second pool gets no rows; its view is never read.
@@ -367,7 +371,7 @@ void append_token_to_pools(PagedKvCache* maybe_first, const int32_t* first_sourc
         maybe_second ? AppendTarget<KvType>{maybe_second->view<KvType>(), second_source_row,
                                             maybe_second->shape().rows}
                      : AppendTarget<KvType>{first.pool, nullptr, 0};
-    UNISPARSE_DISPATCH_KV_STORAGE(maybe_first->storage(), Storage, [&] {
+    UNISPARSE_DISPATCH_KV_STORAGE("cuda decode append", maybe_first->storage(), Storage, [&] {
       append_kernel<KvType, Storage>
           <<<ceil_div(first.rows + second.rows, kWarpsPerBlock), dim3(32, kWarpsPerBlock), 0, stream>>>(
               first, second, new_keys, new_values, position);

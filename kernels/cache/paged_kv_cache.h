@@ -8,6 +8,7 @@
 
 #include "framework/core/types.h"
 #include "kernels/common/device_buffer.h"
+#include "kernels/common/launch_limits.h"
 
 namespace unisparse::cuda {
 
@@ -33,8 +34,13 @@ struct PoolShape {
     return kind == PoolKind::dense ? int(ceil_div(capacity_tokens, page_size))
                                    : sink_pages() + ring_pages();
   }
+  // The statistics' stride between channels, in logical pages: every logical page of the row,
+  // padded to a multiple of limits::kStatsPageAlignment so that the selector's vector loads stay
+  // aligned and inside the row (the padding is zero and never scored).
   int logical_pages_per_row() const {
-    return logical_page_size > 0 ? pages_per_row() * (page_size / logical_page_size) : 0;
+    if (logical_page_size <= 0) return 0;
+    const int64_t pages = int64_t(pages_per_row()) * (page_size / logical_page_size);
+    return int(ceil_div(pages, limits::kStatsPageAlignment) * limits::kStatsPageAlignment);
   }
 };
 
@@ -52,7 +58,7 @@ struct PagedKvView {
   const int32_t* page_indptr;   // [rows + 1]
   const int32_t* page_indices;  // [rows * pages_per_row] physical page ids, logical order
   KvType* maybe_key_max;  // [rows, head_dim, logical_pages_per_row] (nullptr without statistics)
-  KvType* maybe_key_min;  // [rows, head_dim, logical_pages_per_row]
+  KvType* maybe_key_min;  // [rows, head_dim, logical_pages_per_row] (the stride includes padding)
   int page_size;
   int head_dim;
   int row_bytes;

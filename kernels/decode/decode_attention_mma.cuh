@@ -23,33 +23,73 @@
 // four tokens are exactly the ones whose scores the lane holds for query row, which is the lane's
 // column of P^T, so P goes from the S accumulators into the B operand without a shuffle. O is
 // accumulated transposed so that the padding of the group costs no accumulator registers (8 query
-// columns instead of 16 rows): that keeps the kernel at 3 blocks per SM for int4 and fp8, whose
-// speed is set by how many tiles are in flight. Each warp keeps its own online
-// softmax over the tiles it takes (round robin over the split's chunks), with the next tile's loads
-// in flight while it computes the current one; the warps are merged once.
+// columns instead of 16 rows). Each warp keeps its own online softmax over the tiles it takes (round
+// robin over the split's chunks). Its loads go through a ring of kStages tiles in shared memory
+// (cp.async): while it computes one tile the next kStages - 1 are in flight, and what is in flight
+// holds no registers, so the number of tiles in flight no longer trades against the blocks an SM
+// holds. Each lane copies its own K and V words into its own slots and reads back only those; the
+// 16 tokens' dequantization parameters are copied once per warp (one 8-byte copy per lane) and read
+// by every lane after a __syncwarp. The warps are merged once.
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
 
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/common/async_copy.cuh"
 #include "kernels/common/kv_storage.cuh"
+#include "kernels/common/launch_limits.h"
+#include "kernels/common/online_softmax.cuh"
 #include "kernels/common/warp_mma.cuh"
+#include "kernels/decode/chunk_window.cuh"
 #include "kernels/decode/decode_split.cuh"
 #include "kernels/decode/decode_variants.cuh"
 
 namespace unisparse::cuda {
 namespace mma_decode {
 
-constexpr int kWarps = 4;
-constexpr int kThreads = kWarps * 32;
+constexpr int kWarps = limits::kDecodeWarps;
+constexpr int kThreads = limits::kDecodeThreads;
 constexpr int kTileTokens = 16;
-// Tiles in flight set the speed (each warp holds two), so registers are capped at what lets three
-// blocks share an SM (168 a thread) where that costs no spills: int4 and fp8 fit, int8 (twice the
-// code bytes a lane holds) needs about 190 and stays at two blocks.
+// Four blocks share an SM (128 registers a thread, no tile data in registers while in flight).
+constexpr int kMinBlocksPerSm = 4;
+// Tiles of a warp's ring: int4 tiles are half the bytes of int8 / fp8 ones, so it keeps more of
+// them in flight (about 2.3 KB against 4.3 KB a tile at head_dim 128; 36 KB and 51 KB a block).
 template <class Storage>
-constexpr int min_blocks_per_sm() {
-  return std::is_same_v<Storage, Int8Storage> ? 2 : 3;
+constexpr int ring_stages() {
+  return Storage::kBits == 4 ? 4 : 3;
+}
+
+// One stage of a warp's ring: the copies of one tile, laid out so that the lanes' reads of one
+// field are consecutive (no bank conflicts): [what][unit][lane][unit bytes], units of at most 16
+// bytes. key: the K rows of tokens row and row + 8 over the lane's quarter of the channels; value:
+// the V rows of the lane's four tokens over its two sixteenths; params (int8 / int4): lane l < 16
+// holds the key (scale, zero) of token l, lane 16 + l the value pair of token l.
+template <class Storage, int kHeadDim>
+struct alignas(16) TileSlot {
+  static constexpr int kRowBytes = row_bytes<Storage>(kHeadDim);
+  static constexpr int kKeySliceBytes = kRowBytes / 4;
+  static constexpr int kValueSliceBytes = kRowBytes / 16;
+  static constexpr int kKeyUnit = kKeySliceBytes < 16 ? kKeySliceBytes : 16;
+  static constexpr int kKeyUnits = kKeySliceBytes / kKeyUnit;
+  uint8_t key[2][kKeyUnits][32][kKeyUnit];
+  uint8_t value[4][2][32][kValueSliceBytes];
+  float2 params[Storage::kTokenParams ? 32 : 1];
+};
+
+// The warps' states and outputs for the block's merge, in the ring's bytes after the main loop
+// (sized for the largest group).
+template <int kHeadDim, int kGroup>
+struct WarpStates {
+  SoftmaxState state[kWarps][kGroup];
+  float acc[kWarps][kGroup][kHeadDim];
+};
+
+template <class Storage, int kHeadDim>
+constexpr int shared_bytes() {
+  constexpr int ring = kWarps * ring_stages<Storage>() * int(sizeof(TileSlot<Storage, kHeadDim>));
+  constexpr int merge = int(sizeof(WarpStates<kHeadDim, 8>));
+  return ring > merge ? ring : merge;
 }
 
 // fp16 0x64XX is 1024 + XX for XX < 1024: bytes or nibbles placed under 0x64 and minus 1024 are the
@@ -137,27 +177,30 @@ __device__ __forceinline__ int lane_token(int quad, int i) { return 2 * quad + (
 }  // namespace mma_decode
 
 template <class Storage, int kHeadDim, int kGroup, class Variant>
-__global__ void __launch_bounds__(mma_decode::kThreads, mma_decode::min_blocks_per_sm<Storage>()) decode_attention_mma_kernel(
+__global__ void __launch_bounds__(mma_decode::kThreads, mma_decode::kMinBlocksPerSm) decode_attention_mma_kernel(
     const __grid_constant__ DecodeAttentionParams p) {
   using namespace mma_decode;
   static_assert(kGroup <= 8, "the query group fills at most the 8 real rows of a lane quad");
+  using Slot = TileSlot<Storage, kHeadDim>;
   constexpr bool kIntegerCodes = Storage::kTokenParams;
+  constexpr int kStages = ring_stages<Storage>();
   constexpr int kKSteps = kHeadDim / 16;
   constexpr int kOutTiles = kHeadDim / 16;
-  constexpr int kRowBytes = row_bytes<Storage>(kHeadDim);
-  constexpr int kKeySliceBytes = kRowBytes / 4;    // a lane's quarter of a K row
-  constexpr int kValueSliceBytes = kRowBytes / 16;  // one of a lane's two sixteenths of a V row
+  constexpr int kRowBytes = Slot::kRowBytes;
+  constexpr int kKeySliceBytes = Slot::kKeySliceBytes;      // a lane's quarter of a K row
+  constexpr int kValueSliceBytes = Slot::kValueSliceBytes;  // one of a lane's two sixteenths of a V row
   constexpr int kKeySliceChannels = kHeadDim / 4;
   constexpr int kValueSliceChannels = kHeadDim / 16;
   constexpr int kValueWords = (kValueSliceBytes + 3) / 4;
   constexpr int kValueChannelsPerWord = 32 / Storage::kBits;
-  __shared__ float warp_max[kWarps][kGroup], warp_sum[kWarps][kGroup];
-  __shared__ float warp_acc[kWarps][kGroup][kHeadDim];
+  static_assert(kStages * 5 <= 32, "the valid counts of every stage fit one register");
+  extern __shared__ __align__(16) unsigned char shared[];
 
   const DecodeWorkItem item = decode_work_item<kGroup>(p);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int row = lane / 4, quad = lane % 4;
   const bool real_row = row < kGroup;
+  Slot* const ring = reinterpret_cast<Slot*>(shared) + warp * kStages;  // this warp's stages
 
   // Q as the A operand (rows row and row + 8; the second is always padding), in fp16 as the mma
   // takes it, and its channel sum over the same rounded values for the zero-point term.
@@ -191,83 +234,117 @@ __global__ void __launch_bounds__(mma_decode::kThreads, mma_decode::min_blocks_p
   // over the quad at the end. Integer codes: the accumulator holds sum_t P''_t code_t with
   // P''_t = p_t * value_scale_t / unit, where unit is the largest value scale of the latest tile, so
   // that P'' lies in [0, 1] where fp16 keeps its precision; zero_term is sum_t P''_t zero_t alike.
-  float running_max = -INFINITY, running_sum = 0;
+  SoftmaxState state;
   float unit = 1.0f, zero_term = 0;
   float acc[kOutTiles][4] = {};  // O^T tiles: [m][0, 1] channel row, [m][2, 3] channel row + 8
 
   const auto* keys = static_cast<const uint8_t*>(p.keys);
   const auto* values = static_cast<const uint8_t*>(p.values);
-  const int32_t* page_table = p.page_indices + p.page_indptr[item.pool_row];
-  const int chunks = Variant::count(p, item.selection_row);
-  const int first_chunk = blockIdx.x * p.chunks_per_split;
-  const int last_chunk = min(first_chunk + p.chunks_per_split, chunks);
+  const SplitRange range = split_range(p, Variant::count(p, item.selection_row));
+  ChunkWindow<Variant> window(p, p.page_indices + p.page_indptr[item.pool_row], item.selection_row,
+                              range.first, range.last);
 
   // The warp's tiles: tile t of the split's chunks, in order, goes to warp t % kWarps.
-  int chunk = first_chunk - 1, tile = 0, tiles = 0, tiles_before = 0, length = 0;
-  int64_t first_token = 0;
+  int chunk = range.first - 1, tile = 0, tiles = 0, tiles_before = 0;
+  PoolSpan span{0, 0};
   const auto next_tile = [&]() -> bool {
     tile += kWarps;
     while (tile >= tiles) {
       tiles_before += tiles;
-      if (++chunk >= last_chunk) return false;
-      const Chunk span = Variant::chunk(p, item.selection_row, chunk);
-      length = span.end - span.begin;
-      tiles = (length + kTileTokens - 1) / kTileTokens;
-      first_token = int64_t(page_table[span.page_in_row]) * p.page_size + span.begin;
+      if (++chunk >= range.last) return false;
+      span = window.span(chunk);
+      tiles = (span.length + kTileTokens - 1) / kTileTokens;
       tile = (warp - tiles_before % kWarps + kWarps) % kWarps;
     }
     return true;
   };
 
-  // What one tile's loads bring: K rows of tokens row, row + 8; V rows and dequantization
-  // parameters of the lane's four tokens. Missing tokens read as zero codes with zero parameters.
-  struct TileLoads {
-    int valid;  // tokens [0, valid) of the tile exist
-    uint32_t key_words[2][kKeySliceBytes / 4];
-    uint32_t value_words[4][2][kValueWords];  // [token][slice row, row + 8]
-    TokenParams key_params[4], value_params[4];
-  };
-  const auto load_tile = [&](TileLoads& loads) {
-    loads.valid = length - tile * kTileTokens;
-    const int64_t tile_token = first_token + tile * kTileTokens;
+  // Producer: the copies of the warp's next tile into ring slot `slot`; missing tokens read as zero
+  // codes with zero parameters. valid_counts keeps 5 bits per slot: tokens [0, valid) of the tile
+  // exist.
+  uint32_t valid_counts = 0;
+  bool more_tiles = next_tile();
+  const auto produce = [&](int slot) -> bool {
+    if (!more_tiles) return false;
+    const int valid = min(span.length - tile * kTileTokens, kTileTokens);
+    const int64_t tile_token = int64_t(span.first_token) + tile * kTileTokens;
+    Slot& into = ring[slot];
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       const int t = half * 8 + row;
-      if (t < loads.valid)
-        load_words<kKeySliceBytes>(keys + (tile_token + t) * kRowBytes + quad * kKeySliceBytes,
-                                   loads.key_words[half]);
-      else
+      const uint8_t* source = keys + (tile_token + (t < valid ? t : 0)) * kRowBytes + quad * kKeySliceBytes;
 #pragma unroll
-        for (int w = 0; w < kKeySliceBytes / 4; ++w) loads.key_words[half][w] = 0;
+      for (int u = 0; u < Slot::kKeyUnits; ++u)
+        copy_async<Slot::kKeyUnit>(into.key[half][u][lane], source + u * Slot::kKeyUnit, t < valid);
     }
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       const int t = lane_token(quad, i);
-      loads.key_params[i] = loads.value_params[i] = {0.0f, 0.0f};
-      if (t < loads.valid) {
-        const uint8_t* value_row = values + (tile_token + t) * kRowBytes;
-        load_words<kValueSliceBytes>(value_row + row * kValueSliceBytes, loads.value_words[i][0]);
-        load_words<kValueSliceBytes>(value_row + (row + 8) * kValueSliceBytes, loads.value_words[i][1]);
-        if constexpr (kIntegerCodes) {
-          loads.key_params[i] = as_token_params(p.maybe_key_params[tile_token + t]);
-          loads.value_params[i] = as_token_params(p.maybe_value_params[tile_token + t]);
-        }
-      } else {
-#pragma unroll
-        for (int w = 0; w < kValueWords; ++w) loads.value_words[i][0][w] = loads.value_words[i][1][w] = 0;
-      }
+      const uint8_t* value_row = values + (tile_token + (t < valid ? t : 0)) * kRowBytes;
+      copy_async<kValueSliceBytes>(into.value[i][0][lane], value_row + row * kValueSliceBytes, t < valid);
+      copy_async<kValueSliceBytes>(into.value[i][1][lane], value_row + (row + 8) * kValueSliceBytes, t < valid);
     }
+    if constexpr (kIntegerCodes) {
+      const int t = lane % 16;
+      const float2* params = lane < 16 ? p.maybe_key_params : p.maybe_value_params;
+      copy_async<8>(&into.params[lane], params + tile_token + (t < valid ? t : 0), t < valid);
+    }
+    valid_counts = (valid_counts & ~(31u << (5 * slot))) | uint32_t(valid) << (5 * slot);
+    more_tiles = next_tile();
+    return true;
   };
 
-  // The next tile's loads are issued before the current tile is computed, so that each warp keeps
-  // two tiles of bytes in flight (one alone leaves HBM idle while the warp computes).
-  TileLoads next;
-  bool has_next = next_tile();
-  if (has_next) load_tile(next);
-  while (has_next) {
-    const TileLoads current = next;
-    has_next = next_tile();
-    if (has_next) load_tile(next);
+  // What the lane computes one tile from: K rows of tokens row, row + 8; V rows and
+  // dequantization parameters of the lane's four tokens.
+  struct TileLoads {
+    int valid;
+    uint32_t key_words[2][kKeySliceBytes / 4];
+    uint32_t value_words[4][2][kValueWords];  // [token][slice row, row + 8]
+    TokenParams key_params[4], value_params[4];
+  };
+  const auto read_tile = [&](int slot) {
+    TileLoads loads;
+    const Slot& from = ring[slot];
+    loads.valid = (valid_counts >> (5 * slot)) & 31u;
+#pragma unroll
+    for (int half = 0; half < 2; ++half)
+#pragma unroll
+      for (int u = 0; u < Slot::kKeyUnits; ++u) {
+        uint32_t words[(Slot::kKeyUnit + 3) / 4];
+        load_words<Slot::kKeyUnit>(from.key[half][u][lane], words);
+#pragma unroll
+        for (int w = 0; w < (Slot::kKeyUnit + 3) / 4; ++w) loads.key_words[half][u * (Slot::kKeyUnit / 4) + w] = words[w];
+      }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      load_words<kValueSliceBytes>(from.value[i][0][lane], loads.value_words[i][0]);
+      load_words<kValueSliceBytes>(from.value[i][1][lane], loads.value_words[i][1]);
+      loads.key_params[i] = loads.value_params[i] = {0.0f, 0.0f};
+      if constexpr (kIntegerCodes) {
+        loads.key_params[i] = as_token_params(from.params[lane_token(quad, i)]);
+        loads.value_params[i] = as_token_params(from.params[16 + lane_token(quad, i)]);
+      }
+    }
+    return loads;
+  };
+
+  // One commit per stage, empty or not, so that "all but the newest kStages - 1 groups done" always
+  // means "the tile about to be computed has landed". The __syncwarp before a refill keeps a lane
+  // from overwriting parameters another lane of the warp still reads; the one after the wait makes
+  // every lane's copies of the tile visible to the whole warp.
+  int produced = 0;
+#pragma unroll
+  for (int slot = 0; slot < kStages - 1; ++slot) {
+    if (produce(slot)) ++produced;
+    ptx::cp_async_commit();
+  }
+  for (int consumed = 0; consumed < produced; ++consumed) {
+    __syncwarp();
+    if (produce((consumed + kStages - 1) % kStages)) ++produced;
+    ptx::cp_async_commit();
+    ptx::cp_async_wait<kStages - 1>();
+    __syncwarp();
+    const TileLoads current = read_tile(consumed % kStages);
 
     // S = Q K^T over the two 8-token halves; the lane's token i is score[i / 2][i % 2].
     float score[2][4] = {};
@@ -291,16 +368,13 @@ __global__ void __launch_bounds__(mma_decode::kThreads, mma_decode::min_blocks_p
     }
     tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
     tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
-    const float new_max = fmaxf(running_max, tile_max);  // finite: a tile holds a token
-    float rescale = exp2f(running_max - new_max);         // 0 for the warp's first tile
-    running_max = new_max;
-    float weight[4], tile_sum = 0;
+    float rescale = state.raise_max(tile_max);  // finite: a tile holds a token; 0 for the first
+    float weight[4];
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      weight[i] = exp2f(logit[i] - new_max);
-      tile_sum += weight[i];
+      weight[i] = state.weight(logit[i]);
+      state.sum += weight[i];
     }
-    running_sum = running_sum * rescale + tile_sum;
     if constexpr (kIntegerCodes) {
       const TokenParams* value = current.value_params;
       float tile_unit = fmaxf(fmaxf(value[0].scale, value[1].scale), fmaxf(value[2].scale, value[3].scale));
@@ -343,14 +417,14 @@ __global__ void __launch_bounds__(mma_decode::kThreads, mma_decode::min_blocks_p
   }
 
   // The quad's lanes hold different tokens of the same row: add their sums.
-  running_sum += __shfl_xor_sync(0xffffffffu, running_sum, 1);
-  running_sum += __shfl_xor_sync(0xffffffffu, running_sum, 2);
+  state.sum += __shfl_xor_sync(0xffffffffu, state.sum, 1);
+  state.sum += __shfl_xor_sync(0xffffffffu, state.sum, 2);
   zero_term += __shfl_xor_sync(0xffffffffu, zero_term, 1);
   zero_term += __shfl_xor_sync(0xffffffffu, zero_term, 2);
-  if (real_row && quad == 0) {
-    warp_max[warp][row] = running_max;
-    warp_sum[warp][row] = running_sum;
-  }
+  ptx::cp_async_wait<0>();
+  __syncthreads();  // the ring's bytes become the warps' states
+  auto& warps = *reinterpret_cast<WarpStates<kHeadDim, kGroup>*>(shared);
+  if (real_row && quad == 0) warps.state[warp][row] = state;
   // The lane's accumulators: queries 2 quad + e, channels row * kHeadDim / 16 + m (and row + 8).
   const float out_scale = kIntegerCodes ? unit : value_row.scale;  // unit is the same in every lane
 #pragma unroll
@@ -360,12 +434,12 @@ __global__ void __launch_bounds__(mma_decode::kThreads, mma_decode::min_blocks_p
     if (query >= kGroup) continue;
 #pragma unroll
     for (int m = 0; m < kOutTiles; ++m) {
-      warp_acc[warp][query][row * kValueSliceChannels + m] = out_scale * (acc[m][e] - query_zero_term);
-      warp_acc[warp][query][(row + 8) * kValueSliceChannels + m] = out_scale * (acc[m][2 + e] - query_zero_term);
+      warps.acc[warp][query][row * kValueSliceChannels + m] = out_scale * (acc[m][e] - query_zero_term);
+      warps.acc[warp][query][(row + 8) * kValueSliceChannels + m] = out_scale * (acc[m][2 + e] - query_zero_term);
     }
   }
   __syncthreads();
-  write_split_partial<kWarps, kGroup, kHeadDim, kThreads>(p, item, warp_max, warp_sum, warp_acc);
+  write_split_partial<kWarps, kGroup, kHeadDim, kThreads>(p, item, warps.state, warps.acc);
 }
 
 }  // namespace unisparse::cuda

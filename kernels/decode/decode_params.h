@@ -22,12 +22,17 @@ struct DecodeAttentionParams {
   const int32_t* maybe_selected_count;  // [selection rows]
   int selected_stride;
   int pages_to_pick;  // k = token_budget / page_size
-  // Split-KV partial results, merged by decode_merge_kernel.
+  // Split-KV: split blockIdx.x of num_splits takes chunks [s * n / num_splits, (s + 1) * n /
+  // num_splits) of the n its work item attends (split_plan.h), and writes its partial result for
+  // decode_merge_kernel. With one split the block writes the output itself.
   float* partial_out;  // [batch, num_q_heads, max_splits, head_dim] normalised within the split
   float* partial_max;  // [batch, num_q_heads, max_splits] max scaled logit (log2 units)
   float* partial_sum;  // [batch, num_q_heads, max_splits] sum of exp2(logit - max)
+  float* out;          // [batch, steps, num_q_heads, head_dim] (written here when num_splits == 1)
   int max_splits;
-  int chunks_per_split;
+  int num_splits;
+  int steps;
+  int step;
   int pool_heads;
   int num_q_heads;
   int group_size;  // query heads per KV head in the model
@@ -41,13 +46,17 @@ struct DecodeAttentionParams {
   float scale_log2;  // softmax scale * log2(e)
 };
 
+// grid (pool rows * group_size, head_dim / kMergeChannels): the query heads of one pool.
 struct DecodeMergeParams {
   const float* partial_out;  // [batch, num_q_heads, max_splits, head_dim]
   const float* partial_max;  // [batch, num_q_heads, max_splits]
   const float* partial_sum;  // [batch, num_q_heads, max_splits]
-  const int32_t* num_splits_of_q_head;  // [num_q_heads]
+  const int32_t* kv_head_of_pool_head;  // [pool_heads]
   float* out;  // [batch, steps, num_q_heads, head_dim]
+  int num_splits;
   int max_splits;
+  int pool_heads;
+  int group_size;
   int num_q_heads;
   int head_dim;
   int steps;

@@ -7,16 +7,14 @@
 #include "framework/core/error.h"
 #include "framework/core/kv_quant.h"
 #include "kernels/common/dispatch.h"
+#include "kernels/common/launch_limits.h"
+#include "kernels/decode/split_plan.h"
 #include "kernels/profile/gpu_timer.h"
 #include "kernels/profile/nvtx.h"
 #include "kernels/select/selector.h"
 
 namespace unisparse::cuda {
 namespace {
-
-// Enough blocks in flight to cover the memory latency of every SM several times over.
-constexpr int kBlocksPerSmTarget = 8;
-constexpr int kMaxSplits = 256;
 
 std::vector<int32_t> pages_of_ranges(const std::vector<TokenRange>& ranges, int page_size) {
   std::vector<int32_t> pages;
@@ -39,9 +37,10 @@ DecodeRunner::DecodeRunner(const Workload& workload, const DecodePlan& plan, cud
   context_len_ = workload.context_len;
   steps_ = workload.decode_steps;
   page_size_ = plan.geometry.physical_page_size;
-  if (page_size_ <= 0 || page_size_ > 128 || head_dim_ % 8 != 0)
-    throw Unsupported("cuda decode: page_size " + std::to_string(page_size_) +
-                      " (1..128) / head_dim " + std::to_string(head_dim_) + " not supported");
+  if (page_size_ <= 0 || page_size_ > limits::kMaxPageSize || head_dim_ % 8 != 0)
+    throw Unsupported("cuda decode: page_size " + std::to_string(page_size_) + " (1.." +
+                      std::to_string(limits::kMaxPageSize) + ") / head_dim " + std::to_string(head_dim_) +
+                      " not supported");
   int device = 0;
   UNISPARSE_CUDA_CHECK(cudaGetDevice(&device));
   UNISPARSE_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device));
@@ -131,38 +130,50 @@ DecodeRunner::DecodeRunner(const Workload& workload, const DecodePlan& plan, cud
   // Poisoned with NaN (all bits set), so that an output no kernel writes cannot pass as a value.
   UNISPARSE_CUDA_CHECK(cudaMemsetAsync(out_.data(), 0xFF, out_.size() * sizeof(float), stream_));
 
-  // Launch shapes are fixed for the run, sized for the longest context it reaches; splits left
-  // without chunks at earlier steps contribute nothing to the merge.
+  // Launch shapes are fixed for the run, sized for the longest context it reaches (the kernels
+  // split the chunks of the current step evenly over the splits).
   const bool per_query_head = plan.policy.gqa_selection == GqaSelection::per_query_head;
-  std::vector<int32_t> num_splits_of_q_head(num_q_heads_, 1);
   if (dense_pool_) {
     const int heads_per_load = uses_selection_ && per_query_head ? 1 : group_size_;
     const int max_chunks = uses_selection_ ? std::min(capacity_pages, pages_to_pick_) : capacity_pages;
     dense_launch_ = plan_pool_launch(uses_selection_ ? DecodeVariant::selected_pages : DecodeVariant::all_pages,
-                                     dense_pool_->shape().rows, heads_per_load, max_chunks);
-    for (int32_t kv : dense_heads_)
-      for (int g = 0; g < group_size_; ++g) num_splits_of_q_head[kv * group_size_ + g] = dense_launch_.num_splits;
+                                     storage, dense_pool_->shape().rows, heads_per_load, max_chunks);
   }
   if (streaming_pool_) {
     const int max_chunks = streaming_pool_->shape().sink_pages() + streaming_pool_->shape().ring_pages();
-    streaming_launch_ = plan_pool_launch(DecodeVariant::streaming_window, streaming_pool_->shape().rows,
-                                         group_size_, max_chunks);
-    for (int32_t kv : streaming_heads_)
-      for (int g = 0; g < group_size_; ++g) num_splits_of_q_head[kv * group_size_ + g] = streaming_launch_.num_splits;
+    streaming_launch_ = plan_pool_launch(DecodeVariant::streaming_window, storage,
+                                         streaming_pool_->shape().rows, group_size_, max_chunks);
   }
   max_splits_ = std::max(dense_launch_.num_splits, streaming_launch_.num_splits);
-  num_splits_of_q_head_.upload(num_splits_of_q_head);
   const int64_t partial_rows = int64_t(batch_) * num_q_heads_ * max_splits_;
   partial_out_.resize(partial_rows * head_dim_);
   partial_max_.resize(partial_rows);
   partial_sum_.resize(partial_rows);
+  step_shape_ = {dense_pool_.has_value(), streaming_pool_.has_value(), uses_selection_, context_len_,
+                 page_size_, dense_launch_.num_splits, streaming_launch_.num_splits};
 
   if (uses_selection_) {
     selection_rows_ = dense_pool_->shape().rows * selection_rows_per_pool_row(plan.policy.gqa_selection, group_size_);
     page_scores_.resize(int64_t(selection_rows_) * dense_pool_->shape().pages_per_row());
     selected_.resize(int64_t(selection_rows_) * pages_to_pick_);
     selected_count_.resize(selection_rows_);
+    // The attention reads a selection entry before it knows whether the entry is listed: defined
+    // bytes, never used.
+    UNISPARSE_CUDA_CHECK(cudaMemset(selected_.data(), 0, selected_.size() * sizeof(int32_t)));
+    prepare_topk(dense_pool_->shape().pages_per_row());
   }
+  UNISPARSE_CUDA_CHECK(cudaStreamCreateWithFlags(&branch_stream_, cudaStreamNonBlocking));
+  UNISPARSE_CUDA_CHECK(cudaEventCreateWithFlags(&fork_, cudaEventDisableTiming));
+  UNISPARSE_CUDA_CHECK(cudaEventCreateWithFlags(&join_, cudaEventDisableTiming));
+}
+
+DecodeRunner::~DecodeRunner() {
+  if (branch_stream_) {
+    cudaStreamSynchronize(branch_stream_);
+    cudaStreamDestroy(branch_stream_);
+  }
+  if (fork_) cudaEventDestroy(fork_);
+  if (join_) cudaEventDestroy(join_);
 }
 
 void DecodeRunner::fill_pools_by_prefill(const Workload& workload, const RunOptions& options) {
@@ -221,22 +232,23 @@ void DecodeRunner::write_pools_from(const DevicePrefill& prefill, cudaStream_t s
   if (streaming_pool_) write_pool(*streaming_pool_, streaming_heads_);
 }
 
-DecodeRunner::PoolLaunch DecodeRunner::plan_pool_launch(DecodeVariant variant, int pool_rows,
+DecodeRunner::PoolLaunch DecodeRunner::plan_pool_launch(DecodeVariant variant, DType storage, int pool_rows,
                                                          int heads_per_load, int max_chunks) const {
-  const int work_items = pool_rows * (group_size_ / heads_per_load);
-  const int wanted_splits = static_cast<int>(ceil_div(kBlocksPerSmTarget * sm_count_, work_items));
-  int splits = std::clamp(wanted_splits, 1, std::min(std::max(max_chunks, 1), kMaxSplits));
-  const int chunks_per_split = static_cast<int>(ceil_div(std::max(max_chunks, 1), splits));
-  splits = static_cast<int>(ceil_div(std::max(max_chunks, 1), chunks_per_split));
-  return {variant, heads_per_load, splits, chunks_per_split};
+  PoolLaunch launch;
+  launch.kernel = {variant, storage, head_dim_, heads_per_load};
+  launch.work_items = pool_rows * (group_size_ / heads_per_load);
+  const int blocks_per_sm = prepare_decode_attention(launch.kernel);
+  launch.num_splits = plan_splits({launch.work_items, std::max(max_chunks, 1), page_size_,
+                                   blocks_per_sm * sm_count_});
+  return launch;
 }
 
 void DecodeRunner::enqueue_attention(PagedKvCache& pool, const PoolLaunch& launch,
-                                     const DeviceBuffer<int32_t>& kv_head_of_pool_head,
-                                     int num_tokens, const float* query) {
+                                     const DeviceBuffer<int32_t>& kv_head_of_pool_head, int step,
+                                     const float* query, bool merge, cudaStream_t stream) {
   const PoolShape& shape = pool.shape();
   DecodeAttentionParams params{};
-  UNISPARSE_DISPATCH_KV_DTYPE(pool.stats_dtype(), KvType, [&] {
+  UNISPARSE_DISPATCH_KV_DTYPE("cuda decode", pool.stats_dtype(), KvType, [&] {
     const PagedKvView<KvType> view = pool.view<KvType>();
     params.keys = view.keys;
     params.values = view.values;
@@ -249,7 +261,7 @@ void DecodeRunner::enqueue_attention(PagedKvCache& pool, const PoolLaunch& launc
   });
   params.query = query;
   params.kv_head_of_pool_head = kv_head_of_pool_head.data();
-  if (launch.variant == DecodeVariant::selected_pages) {
+  if (launch.kernel.variant == DecodeVariant::selected_pages) {
     params.maybe_selected = selected_.data();
     params.maybe_selected_count = selected_count_.data();
     params.selected_stride = pages_to_pick_;
@@ -258,80 +270,107 @@ void DecodeRunner::enqueue_attention(PagedKvCache& pool, const PoolLaunch& launc
   params.partial_out = partial_out_.data();
   params.partial_max = partial_max_.data();
   params.partial_sum = partial_sum_.data();
+  params.out = out_.data();
   params.max_splits = max_splits_;
-  params.chunks_per_split = launch.chunks_per_split;
+  params.num_splits = launch.num_splits;
+  params.steps = steps_;
+  params.step = step;
   params.pool_heads = shape.rows / batch_;
   params.num_q_heads = num_q_heads_;
   params.group_size = group_size_;
   params.page_size = page_size_;
-  params.num_tokens = num_tokens;
+  params.num_tokens = context_len_ + step + 1;
   params.sink_tokens = shape.sink_tokens;
   params.local_tokens = shape.local_tokens;
   params.sink_pages = shape.sink_pages();
   params.ring_pages = shape.ring_pages();
   params.scale_log2 = static_cast<float>(1.0 / std::sqrt(double(head_dim_)) * M_LOG2E);
-  launch_decode_attention(params, launch.variant, pool.storage(), head_dim_, launch.heads_per_load,
-                          shape.rows, launch.num_splits, stream_);
+  {
+    NvtxRange range(nvtx_label_, "attention");
+    launch_decode_attention(params, launch.kernel, launch.work_items, stream);
+  }
+  if (!merge) return;
+  NvtxRange range(nvtx_label_, "merge");
+  const DecodeMergeParams merge_params{partial_out_.data(), partial_max_.data(), partial_sum_.data(),
+                                       kv_head_of_pool_head.data(), out_.data(), launch.num_splits,
+                                       max_splits_, params.pool_heads, group_size_, num_q_heads_,
+                                       head_dim_, steps_, step};
+  launch_decode_merge(merge_params, shape.rows, stream);
+}
+
+void DecodeRunner::enqueue_selection(int step, bool scores, const float* query) {
+  const int num_pages = static_cast<int>(ceil_div(context_len_ + step + 1, page_size_));
+  const PoolShape& shape = dense_pool_->shape();
+  if (scores) {
+    NvtxRange range(nvtx_label_, "selector");
+    PageScoreParams params{};
+    UNISPARSE_DISPATCH_KV_DTYPE("cuda selector", dense_pool_->stats_dtype(), KvType, [&] {
+      const PagedKvView<KvType> view = dense_pool_->view<KvType>();
+      params.key_max = view.maybe_key_max;
+      params.key_min = view.maybe_key_min;
+    });
+    params.query = query;
+    params.kv_head_of_pool_head = dense_kv_head_of_pool_head_.data();
+    params.page_scores = page_scores_.data();
+    params.score_stride = shape.pages_per_row();
+    params.pool_heads = shape.rows / batch_;
+    params.num_q_heads = num_q_heads_;
+    params.head_dim = head_dim_;
+    params.logical_page_stride = shape.logical_pages_per_row();
+    params.logical_per_physical = page_size_ / shape.logical_page_size;
+    params.num_scored_pages = num_pages - 1;
+    params.gqa = plan_.policy.gqa_selection;
+    launch_page_scores(params, dense_pool_->stats_dtype(), group_size_, shape.rows, stream_);
+  }
+  NvtxRange range(nvtx_label_, "topk");
+  const TopkParams params{page_scores_.data(), shape.pages_per_row(), num_pages, pages_to_pick_,
+                          selected_.data(), selected_count_.data(), pages_to_pick_};
+  launch_topk(params, selection_rows_, stream_);
 }
 
 void DecodeRunner::enqueue_step(int step, bool run_selector) {
+  const StepLaunches launches = launches_at(step, run_selector);
   const int position = context_len_ + step;
-  const int num_tokens = position + 1;
   const float* query = queries_.data() + int64_t(step) * batch_ * num_q_heads_ * head_dim_;
   const int64_t kv_offset = int64_t(step) * batch_ * num_kv_heads_ * head_dim_;
-  {
+  if (launches.append) {
     NvtxRange range(nvtx_label_, "stats");
     append_token_to_pools(dense_pool_ ? &*dense_pool_ : nullptr, dense_source_row_.data(),
                           streaming_pool_ ? &*streaming_pool_ : nullptr, streaming_source_row_.data(),
                           new_keys_.data() + kv_offset, new_values_.data() + kv_offset, position,
                           stream_);
   }
-  const int num_pages = static_cast<int>(ceil_div(num_tokens, page_size_));
-  if (uses_selection_ && run_selector) {
-    const PoolShape& shape = dense_pool_->shape();
-    {
-      NvtxRange range(nvtx_label_, "selector");
-      PageScoreParams params{};
-      UNISPARSE_DISPATCH_KV_DTYPE(dense_pool_->stats_dtype(), KvType, [&] {
-        const PagedKvView<KvType> view = dense_pool_->view<KvType>();
-        params.key_max = view.maybe_key_max;
-        params.key_min = view.maybe_key_min;
-      });
-      params.query = query;
-      params.kv_head_of_pool_head = dense_kv_head_of_pool_head_.data();
-      params.page_scores = page_scores_.data();
-      params.score_stride = shape.pages_per_row();
-      params.pool_heads = shape.rows / batch_;
-      params.num_q_heads = num_q_heads_;
-      params.head_dim = head_dim_;
-      params.logical_pages_per_row = shape.logical_pages_per_row();
-      params.logical_per_physical = page_size_ / shape.logical_page_size;
-      params.num_scored_pages = num_pages - 1;
-      params.gqa = plan_.policy.gqa_selection;
-      launch_page_scores(params, dense_pool_->stats_dtype(), group_size_, shape.rows, stream_);
-    }
-    {
-      NvtxRange range(nvtx_label_, "topk");
-      TopkParams params{page_scores_.data(), shape.pages_per_row(), num_pages, pages_to_pick_,
-                        selected_.data(), selected_count_.data(), pages_to_pick_};
-      launch_topk(params, selection_rows_, stream_);
-    }
+  // The streaming pool needs only the append: its branch forks here, runs beside the selection and
+  // the dense pool's attention, and joins the stream before the step ends. It is enqueued after the
+  // dense pool, so that the dense pool's kernels come first in launch order (and its blocks fill
+  // the GPU first; the streaming pool's few blocks fill the dense pool's tail).
+  if (launches.streaming_attention) UNISPARSE_CUDA_CHECK(cudaEventRecord(fork_, stream_));
+  if (launches.topk) enqueue_selection(step, launches.page_scores, query);
+  if (launches.dense_attention)
+    enqueue_attention(*dense_pool_, dense_launch_, dense_kv_head_of_pool_head_, step, query,
+                      launches.dense_merge, stream_);
+  if (launches.streaming_attention) {
+    UNISPARSE_CUDA_CHECK(cudaStreamWaitEvent(branch_stream_, fork_, 0));
+    enqueue_attention(*streaming_pool_, streaming_launch_, streaming_kv_head_of_pool_head_, step, query,
+                      launches.streaming_merge, branch_stream_);
+    UNISPARSE_CUDA_CHECK(cudaEventRecord(join_, branch_stream_));
+    UNISPARSE_CUDA_CHECK(cudaStreamWaitEvent(stream_, join_, 0));
   }
-  {
-    NvtxRange range(nvtx_label_, "attention");
-    if (dense_pool_)
-      enqueue_attention(*dense_pool_, dense_launch_, dense_kv_head_of_pool_head_, num_tokens, query);
-    if (streaming_pool_)
-      enqueue_attention(*streaming_pool_, streaming_launch_, streaming_kv_head_of_pool_head_,
-                        num_tokens, query);
-  }
-  {
-    NvtxRange range(nvtx_label_, "merge");
-    DecodeMergeParams params{partial_out_.data(), partial_max_.data(), partial_sum_.data(),
-                             num_splits_of_q_head_.data(), out_.data(), max_splits_, num_q_heads_,
-                             head_dim_, steps_, step};
-    launch_decode_merge(params, batch_, stream_);
-  }
+}
+
+void DecodeRunner::capture_step_graph(int step, bool run_selector) {
+  const StepLaunches key = launches_at(step, run_selector);
+  graphs_.capture(key, [&](cudaStream_t) { enqueue_step(step, run_selector); }, stream_);
+  captured_step_[key] = {step, run_selector};
+}
+
+void DecodeRunner::launch_step_graph(int step, bool run_selector) {
+  const StepLaunches key = launches_at(step, run_selector);
+  const auto captured = captured_step_.find(key);
+  if (captured == captured_step_.end() || captured->second != std::pair{step, run_selector})
+    throw std::logic_error("DecodeRunner: step " + std::to_string(step) +
+                           " is launched as a graph without being captured");
+  graphs_.launch(key, stream_);
 }
 
 Csr DecodeRunner::attended_pages(int step) {

@@ -8,8 +8,8 @@ namespace unisparse::cuda {
 
 struct Chunk {
   int page_in_row;  // index into the pool row's page table
-  int begin;        // token offsets within the page, [begin, end); never empty (end > begin), which
-  int end;          // the skeleton's next-chunk lookup in the first tile of a chunk relies on
+  int begin;        // token offsets within the page, [begin, end); never empty (end > begin)
+  int end;
 };
 
 __device__ __forceinline__ int pages_holding(const DecodeAttentionParams& p) {
@@ -32,11 +32,14 @@ struct SelectedPages {
     const int pages = pages_holding(p);
     return pages <= p.pages_to_pick ? pages : p.maybe_selected_count[row] + 1;
   }
+  // i < count <= selected_stride, so the list entry is read unconditionally: the count and the
+  // entry are two independent loads, not one waiting for the other.
   __device__ static Chunk chunk(const DecodeAttentionParams& p, int row, int i) {
     const int pages = pages_holding(p);
     if (pages <= p.pages_to_pick) return whole_page(p, i);
     const int cached = p.maybe_selected_count[row];
-    return whole_page(p, i < cached ? p.maybe_selected[int64_t(row) * p.selected_stride + i] : pages - 1);
+    const int listed = p.maybe_selected[int64_t(row) * p.selected_stride + i];
+    return whole_page(p, i < cached ? listed : pages - 1);
   }
 };
 

@@ -9,6 +9,7 @@
 
 #include <cmath>
 
+#include "kernels/common/online_softmax.cuh"
 #include "kernels/common/warp_mma.cuh"
 #include "kernels/prefill/active_tiles.cuh"
 #include "kernels/prefill/prefill_params.h"
@@ -114,11 +115,9 @@ __global__ void __launch_bounds__(kPrefillThreads, 2)
   const uint32_t q_address = ptx::shared_address(shared_q);
 
   float o[kMTiles][Shape::kDimTiles][4] = {};
-  float row_max[kMTiles][2], row_sum[kMTiles][2];  // per fragment row (group, group + 8)
-#pragma unroll
-  for (int mt = 0; mt < kMTiles; ++mt)
-#pragma unroll
-    for (int half = 0; half < 2; ++half) row_max[mt][half] = -INFINITY, row_sum[mt][half] = 0.f;
+  // Per fragment row (group, group + 8); the max in log2 units (raw logit * softmax_scale_log2), the
+  // sum this thread's share.
+  SoftmaxState row_state[kMTiles][2];
 
   auto load_k = [&](int tile, int stage) {
     load_tile_async<kHeadDim, kKvTile>(shared_k + stage * Shape::kKvElements,
@@ -189,37 +188,31 @@ __global__ void __launch_bounds__(kPrefillThreads, 2)
           }
     }
 
-    // Online softmax (base 2): rescale the running output by exp2((old max - new max) * scale).
+    // Online softmax (base 2): rescale the running output by exp2(old max - new max). A row that
+    // has seen no visible key yet keeps max -inf and weighs its -inf logits to 0.
 #pragma unroll
     for (int mt = 0; mt < kMTiles; ++mt) {
       float correction[2];
       bool max_changed = false;
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
-        float tile_max = row_max[mt][half];
+        float tile_max = -INFINITY;
 #pragma unroll
         for (int nt = 0; nt < Shape::kKeyTiles; ++nt)
           tile_max = fmaxf(tile_max, fmaxf(s[mt][nt][2 * half], s[mt][nt][2 * half + 1]));
         tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffff, tile_max, 1));
         tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffff, tile_max, 2));
-        // A row that has seen no visible key yet keeps max -inf: exponentiate against 0 so that
-        // exp2(-inf) = 0 instead of NaN.
-        const float scaled_max = tile_max == -INFINITY ? 0.f : tile_max * params.softmax_scale_log2;
-        max_changed |= tile_max != row_max[mt][half];
-        correction[half] =
-            tile_max == row_max[mt][half]
-                ? 1.f
-                : ptx::fast_exp2(row_max[mt][half] * params.softmax_scale_log2 - scaled_max);
-        row_max[mt][half] = tile_max;
+        correction[half] = row_state[mt][half].raise_max(tile_max * params.softmax_scale_log2);
+        max_changed |= correction[half] != 1.f;
         float sum = 0.f;
 #pragma unroll
         for (int nt = 0; nt < Shape::kKeyTiles; ++nt)
 #pragma unroll
           for (int e = 2 * half; e < 2 * half + 2; ++e) {
-            s[mt][nt][e] = ptx::fast_exp2(fmaf(s[mt][nt][e], params.softmax_scale_log2, -scaled_max));
+            s[mt][nt][e] = row_state[mt][half].weight(s[mt][nt][e], params.softmax_scale_log2);
             sum += s[mt][nt][e];
           }
-        row_sum[mt][half] = row_sum[mt][half] * correction[half] + sum;  // per-thread partial sum
+        row_state[mt][half].sum += sum;  // per-thread partial sum
       }
       // Past the first tiles a row's max rarely moves: the warp skips the rescale of its outputs
       // when none of its rows' max did.
@@ -276,7 +269,7 @@ __global__ void __launch_bounds__(kPrefillThreads, 2)
   for (int mt = 0; mt < kMTiles; ++mt)
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      float sum = row_sum[mt][half];
+      float sum = row_state[mt][half].sum;
       sum += __shfl_xor_sync(0xffffffff, sum, 1);
       sum += __shfl_xor_sync(0xffffffff, sum, 2);
       const float inverse = sum > 0.f ? 1.f / sum : 0.f;

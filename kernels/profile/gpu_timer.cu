@@ -140,13 +140,16 @@ TimingConfig timing_for(const RunOptions& options) {
   return timing;
 }
 
-GpuTiming time_gpu(const std::function<void(cudaStream_t)>& launch, const TimingConfig& options,
-                   cudaStream_t stream, const std::map<std::string, std::string>& phase_of_kernel) {
+namespace {
+
+GpuTiming timed_loop(const std::function<void(cudaStream_t)>& launch, const TimingConfig& options,
+                     cudaStream_t stream, const std::map<std::string, std::string>& phase_of_kernel,
+                     bool allow_cupti) {
   L2Flusher flusher;
   for (int i = 0; i < options.warmup; ++i) launch(stream);
   UNISPARSE_CUDA_CHECK(cudaStreamSynchronize(stream));
 
-  const bool use_cupti = try_enable_cupti();
+  const bool use_cupti = allow_cupti && try_enable_cupti();
   if (use_cupti) take_records();  // drop the warm-up's records
 
   cudaEvent_t begin, end;
@@ -200,6 +203,18 @@ GpuTiming time_gpu(const std::function<void(cudaStream_t)>& launch, const Timing
   timing.max_us = *std::max_element(totals_us.begin(), totals_us.end());
   for (const auto& [phase, values] : phase_us) timing.phase_median_us[phase] = median(values);
   return timing;
+}
+
+}  // namespace
+
+GpuTiming time_gpu(const std::function<void(cudaStream_t)>& launch, const TimingConfig& options,
+                   cudaStream_t stream, const std::map<std::string, std::string>& phase_of_kernel) {
+  return timed_loop(launch, options, stream, phase_of_kernel, true);
+}
+
+GpuTiming time_gpu_span(const std::function<void(cudaStream_t)>& launch, const TimingConfig& options,
+                        cudaStream_t stream) {
+  return timed_loop(launch, options, stream, {}, false);
 }
 
 }  // namespace unisparse::cuda

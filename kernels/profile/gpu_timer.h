@@ -32,6 +32,12 @@ GpuTiming time_gpu(const std::function<void(cudaStream_t)>& launch, const Timing
                    cudaStream_t stream,
                    const std::map<std::string, std::string>& phase_of_kernel = {});
 
+// The same loop timed by CUDA events around each launch whether or not CUPTI is available: the
+// span on the GPU from the first kernel's start to the last one's end, gaps between kernels
+// included (timer "cuda_event"; no phases).
+GpuTiming time_gpu_span(const std::function<void(cudaStream_t)>& launch, const TimingConfig& options,
+                        cudaStream_t stream);
+
 // Whether CUPTI activity tracing is usable in this process (false under ncu, or when disabled by
 // UNISPARSE_TIMER=cuda_event or by profile mode).
 bool cupti_available();

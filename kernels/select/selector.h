@@ -18,8 +18,8 @@ inline int selection_rows_per_pool_row(GqaSelection gqa, int group_size) {
 }
 
 struct PageScoreParams {
-  const void* key_max;  // [pool rows, head_dim, logical_pages_per_row] KV dtype
-  const void* key_min;  // [pool rows, head_dim, logical_pages_per_row]
+  const void* key_max;  // [pool rows, head_dim, logical_page_stride] KV dtype
+  const void* key_min;  // [pool rows, head_dim, logical_page_stride]
   const float* query;   // [batch, num_q_heads, head_dim] this step's decode queries
   const int32_t* kv_head_of_pool_head;  // [pool_heads] model KV head of each pool head
   float* page_scores;   // [selection rows, score_stride] physical-page scores (fp32)
@@ -27,11 +27,16 @@ struct PageScoreParams {
   int pool_heads;
   int num_q_heads;
   int head_dim;
-  int logical_pages_per_row;
+  int logical_page_stride;  // PoolShape::logical_pages_per_row(), a multiple of kStatsPageAlignment
   int logical_per_physical;
   int num_scored_pages;  // every page but the last, current one
   GqaSelection gqa;
 };
+
+// The physical pages one page-score block covers: whole physical pages (the max over a page's
+// logical pages stays in the block) whose logical pages split evenly into the threads'
+// kScoreLogicalPerThread each, about kScoreTargetThreads threads. Host-only.
+int score_block_physical_pages(int logical_per_physical);
 
 struct TopkParams {
   const float* page_scores;  // [rows, score_stride]
@@ -48,6 +53,10 @@ struct TopkParams {
 // Launches the score kernel for every pool row (grid over pages and rows).
 void launch_page_scores(const PageScoreParams& params, DType kv_dtype, int group_size, int pool_rows,
                         cudaStream_t stream);
+
+// Readies the top-k kernel for rows of up to max_pages pages (its shared-memory limit). Call it
+// before a stream capture: it is not a stream operation.
+void prepare_topk(int max_pages);
 // One block per selection row: radix select of the (k-1)-th largest score, then an ordered
 // compaction that keeps ties at the threshold by ascending page index.
 void launch_topk(const TopkParams& params, int rows, cudaStream_t stream);

@@ -3,7 +3,8 @@
 // + local 256, page 64, logical 16, budget 4096, reuse 4). Manual time = the backend's median step
 // time (CUPTI kernel durations, L2 flushed, selector amortised over the reuse interval); counters give
 // the model bytes (each attended K/V element and each key statistic read once) and achieved GB/s,
-// and the selector's share of the step. main() comes from benchmark::benchmark_main.
+// the selector's share of the step, and the step replayed as one CUDA graph (step_graph_us, CUDA
+// events: kernels plus the gaps between them). main() comes from benchmark::benchmark_main.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -93,6 +94,8 @@ void run_decode(benchmark::State& state, SparsityMode mode) {
   state.counters["bytes_model"] = bytes;
   state.counters["achieved_GBps"] = bytes / (run.times.total_us * 1e-6) / 1e9;
   state.counters["attention_us"] = run.times.attention_us;
+  // The step replayed as one CUDA graph, timed by events: the kernels and the gaps between them.
+  state.counters["step_graph_us"] = run.times.step_graph_us;
   state.counters["selector_share"] =
       sparse ? (run.times.selector_us + run.times.topk_us) / run.times.total_us : 0.0;
   state.counters["flops_model"] = double(batch) * kQHeads * 4.0 * kHeadDim *

@@ -275,7 +275,26 @@ INSTANTIATE_TEST_SUITE_P(
         DecodeCase{"int4_dynamic_ctx28837_page64_logical16_kvmax", {8, 2, 128}, 28837, 1, 9, kF16,
                    dynamic_only, 64, 16, 2048, 4, kv_head_max, 0.5, 128, 256, DType::int4},
         DecodeCase{"fp8_static_dynamic_ctx4099_page16_kvsum_bf16", {8, 4, 128}, 4099, 1, 5, kBF16,
-                   static_dynamic, 16, 16, 512, 1, kv_head_sum, 0.5, 128, 256, DType::fp8}),
+                   static_dynamic, 16, 16, 512, 1, kv_head_sum, 0.5, 128, 256, DType::fp8},
+        // Launch shapes: many splits per work item (a long context at batch 1 reaches the split
+        // limit, and its merge), groups of 8 (two blocks per SM), odd logical pages per physical page,
+        // head_dim 64 through the tensor-core kernel, quantized decode over many splits.
+        DecodeCase{"dense_ctx100003_b1_many_splits", {8, 2, 128}, 100003, 1, 3, kF16, dense, 64, 16, 1024, 4,
+                   per_query_head},
+        DecodeCase{"dense_group8_ctx5000_bf16", {16, 2, 128}, 5000, 2, 3, kBF16, dense, 32, 16, 1024, 4,
+                   per_query_head},
+        DecodeCase{"static_dynamic_group8_kvmax", {16, 2, 128}, 6001, 1, 5, kF16, static_dynamic, 64, 16, 1024,
+                   2, kv_head_max},
+        DecodeCase{"dynamic_page48_logical16_kvmax", {8, 2, 128}, 6000, 1, 6, kF16, dynamic_only, 48, 16, 960, 3,
+                   kv_head_max},
+        DecodeCase{"dynamic_page128_logical1_kvsum_d64", {8, 2, 64}, 3000, 1, 4, kBF16, dynamic_only, 128, 1,
+                   1024, 2, kv_head_sum},
+        DecodeCase{"int8_dynamic_d64_page32_perq", {8, 2, 64}, 2000, 2, 5, kF16, dynamic_only, 32, 16, 512, 4,
+                   per_query_head, 0.5, 128, 256, DType::int8},
+        DecodeCase{"int4_dense_ctx60001_many_splits", {8, 2, 128}, 60001, 1, 3, kF16, dense, 64, 16, 1024, 4,
+                   per_query_head, 0.5, 128, 256, DType::int4},
+        DecodeCase{"fp8_dense_group8_ctx3000", {16, 2, 128}, 3000, 1, 3, kF16, dense, 64, 16, 1024, 4,
+                   per_query_head, 0.5, 128, 256, DType::fp8}),
     [](const auto& info) { return info.param.name; });
 
 TEST(CudaBackend, RejectsKvTypesWithoutKernels) {
@@ -304,15 +323,18 @@ TEST(CudaBackend, MeasuresEveryDecodePhase) {
   EXPECT_LE(run.times.total_min_us, run.times.total_us);
   EXPECT_GE(run.times.total_max_us, run.times.total_us);
   EXPECT_GT(run.times.iterations, 0);
+  // The step replayed as one graph, by events: kernels and the gaps between them.
+  EXPECT_GT(run.times.step_graph_us, 0);
   if (run.times.timer == "cupti") {
     EXPECT_GT(run.times.attention_us, 0);
     EXPECT_GT(run.times.selector_us, 0);
     EXPECT_GT(run.times.topk_us, 0);
     EXPECT_GT(run.times.merge_us, 0);
   }
-  std::printf("timer %s: total %.1f us (attention %.1f, selector %.1f, topk %.1f, merge %.1f)\n",
+  std::printf("timer %s: total %.1f us (attention %.1f, selector %.1f, topk %.1f, merge %.1f), "
+              "graph replay %.1f us\n",
               run.times.timer.c_str(), run.times.total_us, run.times.attention_us, run.times.selector_us,
-              run.times.topk_us, run.times.merge_us);
+              run.times.topk_us, run.times.merge_us, run.times.step_graph_us);
   EXPECT_NE(make_cuda_backend()->device_name().find("SMs"), std::string::npos);
 }
 
