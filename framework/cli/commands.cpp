@@ -141,10 +141,10 @@ int list_command(const std::vector<std::string>& args) {
 
 int select_command(const std::vector<std::string>& args) {
   std::string trace, page_size, logical_page_size, token_budget, reuse_interval, gqa = "per_query_head",
-                     layer = "0";
+                     layer = "0", selector = "quest";
   ArgParser parser(
       "unisparse select --trace FILE --page-size P --logical-page-size L --token-budget B "
-      "--reuse-interval R --gqa-selection MODE [--layer N]",
+      "--reuse-interval R --gqa-selection MODE [--layer N] [--selector quest|oracle]",
       "Treats every head of the trace's layer as a dense head, runs its decode steps\n"
       "(q_decode/k_decode/v_decode) through the page selector and prints one JSON object\n"
       "{\"selections\": [...]}: per decode step, per query head, the ascending attended\n"
@@ -157,6 +157,8 @@ int select_command(const std::vector<std::string>& args) {
   parser.option("--reuse-interval", &reuse_interval, "R", "selector runs every R steps", true);
   parser.option("--gqa-selection", &gqa, "MODE", "per_query_head | kv_head_max | kv_head_sum");
   parser.option("--layer", &layer, "N", "trace layer (default 0)");
+  parser.option("--selector", &selector, "KIND",
+                "quest (default): key-statistics bounds; oracle: the pages of highest true mass");
   if (!parser.parse(args)) return 0;
 
   PointConfig point;
@@ -169,6 +171,8 @@ int select_command(const std::vector<std::string>& args) {
   point.token_budget = parse_int_option("--token-budget", token_budget);
   point.reuse_interval = parse_int_option("--reuse-interval", reuse_interval);
   point.decode_steps = std::numeric_limits<int>::max();  // every decode step the trace holds
+  if (!parse(selector, point.selector))
+    throw InputError("<command line>: --selector '" + selector + "': expected quest or oracle");
   if (!parse(gqa, point.gqa_selection))
     throw InputError("<command line>: --gqa-selection '" + gqa +
                      "': expected per_query_head, kv_head_max or kv_head_sum");
@@ -191,6 +195,7 @@ int select_command(const std::vector<std::string>& args) {
   plan.heads = HeadLayout::all_dense(workload.shape.num_kv_heads);
   plan.geometry = {point.page_size, point.logical_page_size};
   plan.policy = {point.token_budget, point.reuse_interval, point.gqa_selection};
+  plan.selector = point.selector;
   const DecodeSelections selections = select_all_steps(workload, plan);
 
   nlohmann::json steps = nlohmann::json::array();

@@ -10,6 +10,7 @@ int run_command(const std::vector<std::string>& args, const std::vector<std::str
 int list_command(const std::vector<std::string>& args);
 int select_command(const std::vector<std::string>& args);
 int check_command(const std::vector<std::string>& args);
+int calibrate_heads_command(const std::vector<std::string>& args);
 
 // The repository root that holds configs/: the first directory upward from `start` with
 // configs/models in it, else the current directory.

@@ -17,6 +17,7 @@ Commands:
   list                         list sweeps, models, workloads and backends
   select --trace FILE ...      print the decode page selections of a trace as JSON
   check RUN_DIR --baseline DIR compare a run's accuracy with a baseline, exit 1 on regression
+  calibrate-heads --trace FILE ... score streaming heads on traces, write configs/heads/NAME.yaml
 
 Every command has --help.
 )";
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
     if (command == "list") return unisparse::cli::list_command(rest);
     if (command == "select") return unisparse::cli::select_command(rest);
     if (command == "check") return unisparse::cli::check_command(rest);
+    if (command == "calibrate-heads") return unisparse::cli::calibrate_heads_command(rest);
     std::fprintf(stderr, "unisparse: unknown command '%s'\n\n%s", command.c_str(), kUsage);
     return unisparse::kExitBadInput;
   } catch (const unisparse::InputError& error) {

@@ -19,7 +19,7 @@ enum class ValueKind {
   integer,      // YAML int
   number,       // YAML int or float
   boolean,      // true | false
-  name,         // one of a fixed set of names (dtype, mode, ...)
+  name,         // one of a fixed set of names (dtype, mode, ...), or a file reference
   number_list,  // YAML sequence of numbers
 };
 
@@ -66,7 +66,7 @@ bool changes_workload(std::string_view key);
 void set_param(PointConfig& point, std::string_view key, std::string_view text);
 
 // The point as (key, value) pairs for a results row: model, workload, workload.trace,
-// workload.trace_layer, backend, then every parameter of the table in order.
+// trace_overrides, backend, then every parameter of the table in order.
 std::vector<std::pair<std::string, std::string>> describe(const PointConfig& point);
 
 }  // namespace unisparse

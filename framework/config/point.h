@@ -7,6 +7,8 @@
 #include <string>
 
 #include "framework/core/types.h"
+#include "framework/sparse/page_selector_kind.h"
+#include "framework/workload/head_selection.h"
 #include "framework/workload/knobs.h"
 
 namespace unisparse {
@@ -21,10 +23,17 @@ struct TimingConfig {
 
 struct WorkloadSpec {
   std::string name;        // "needle", or the trace file's stem
-  std::string trace_path;  // non-empty: read Q/K/V from this safetensors trace
-  int trace_layer = 0;
+  std::string trace_path;  // non-empty: read Q/K/V from this safetensors trace (absolute)
+  int trace_layer = 0;     // the `layer` parameter
+  // Sweep defaults a trace replaced with its own values, "key: sweep -> trace" joined by "; "
+  // (config/trace_sweep.h); empty when none.
+  std::string trace_overrides;
   GeneratorKnobs knobs;    // synthetic workloads
 };
+
+// Default share of a row's dense attention mass on a trace's needle tokens that makes the row a
+// needle-seeking row (metrics/accuracy.h).
+inline constexpr double kDefaultNeedleMassThreshold = 0.1;
 
 struct PointConfig {
   std::string sweep;
@@ -47,6 +56,7 @@ struct PointConfig {
   int token_budget = 4096;     // multiple of page_size
   int reuse_interval = 4;
   GqaSelection gqa_selection = GqaSelection::per_query_head;
+  PageSelectorKind selector = PageSelectorKind::quest;  // Quest bounds or the oracle's true masses
   // How the cuda backend fills its KV cache before decode step 0 (the CPU backend reads the
   // workload's K/V directly); prefill needs the prompt's queries in the workload.
   CacheFill cache_fill = CacheFill::upload;
@@ -55,6 +65,10 @@ struct PointConfig {
   double streaming_fraction = 0.5;  // share of KV heads that are streaming heads
   int sink_tokens = 128;
   int local_tokens = 256;
+  // Which KV heads are streaming heads (workload/head_selection.h); head_calibration names the
+  // costs of the calibrated rules: configs/heads/<name>.yaml or a DuoAttention .tsv path.
+  HeadSelection head_selection = HeadSelection::interleaved;
+  std::string head_calibration;
 
   // Prefill.
   int block_size = 64;  // query/KV tile, tokens
@@ -65,6 +79,9 @@ struct PointConfig {
   // (0 = every row).
   int reference_batches = 1;
   int reference_rows = 0;
+  // needle_hit on traces: rows whose dense attention puts at least this share of its mass on the
+  // needle tokens are the needle-seeking rows.
+  double needle_mass_threshold = kDefaultNeedleMassThreshold;
 
   TimingConfig timing;
 };

@@ -6,12 +6,15 @@
 #include <filesystem>
 #include <map>
 
+#include "framework/config/head_calibration_file.h"
 #include "framework/config/model_config.h"
 #include "framework/config/params.h"
 #include "framework/config/strict_yaml.h"
 #include "framework/config/suggest.h"
 #include "framework/core/text.h"
+#include "framework/config/trace_sweep.h"
 #include "framework/config/workload_config.h"
+#include "framework/workload/trace.h"
 
 namespace unisparse {
 namespace {
@@ -202,8 +205,7 @@ std::string emit_resolved(const SweepConfig& sweep) {
     out << base.workload.name;
   } else {
     out << YAML::Flow << YAML::BeginMap << YAML::Key << "trace" << YAML::Value
-        << base.workload.trace_path << YAML::Key << "layer" << YAML::Value
-        << base.workload.trace_layer << YAML::EndMap;
+        << base.workload.trace_path << YAML::EndMap;
   }
   out << YAML::Key << "phase" << YAML::Value << std::string(to_string(base.phase));
   out << YAML::Key << "backends" << YAML::Value << YAML::Flow << sweep.backends;
@@ -212,8 +214,10 @@ std::string emit_resolved(const SweepConfig& sweep) {
   for (const Param& param : params()) {
     if (param.key == "phase" || param.key.starts_with(kTimingPrefix) || is_axis(param.key))
       continue;
+    const std::string text = param.get(base);
+    if (text.empty()) continue;  // not set: a synthetic workload's layer, no head calibration
     out << YAML::Key << param.key << YAML::Value;
-    emit_value(out, param, param.get(base));
+    emit_value(out, param, text);
   }
   out << YAML::EndMap;
 
@@ -238,6 +242,149 @@ std::string emit_resolved(const SweepConfig& sweep) {
   return std::string(out.c_str()) + "\n";
 }
 
+bool is_all(const LocatedNode& value) { return value.node.IsScalar() && value.node.Scalar() == "all"; }
+
+// The entries with a value for `key`.
+std::vector<const ParamEntry*> entries_for(const std::vector<ParamEntry>& entries,
+                                           const std::string& key) {
+  std::vector<const ParamEntry*> found;
+  for (const ParamEntry& entry : entries)
+    if (entry.param_key == key) found.push_back(&entry);
+  return found;
+}
+
+// Where each key was set last (fixed entries) or as an axis.
+SettingSites sites_of(const std::vector<ParamEntry>& entries) {
+  SettingSites sites;
+  for (const ParamEntry& entry : entries) sites.insert_or_assign(entry.param_key, entry.value);
+  return sites;
+}
+
+// The `layer` settings of a sweep: the workload mapping's layer counts as a fixed entry written
+// first, and `all` (fixed or as the axis) becomes the first axis, every layer the trace holds.
+void expand_layers(std::vector<ParamEntry>& fixed, std::vector<ParamEntry>& axes,
+                   const std::optional<LocatedNode>& workload_layer,
+                   const std::optional<TraceHeader>& header) {
+  if (workload_layer) {
+    std::vector<const ParamEntry*> others = entries_for(fixed, "layer");
+    for (const ParamEntry* entry : entries_for(axes, "layer")) others.push_back(entry);
+    const bool in_file = std::any_of(others.begin(), others.end(), [](const ParamEntry* entry) {
+      return !entry->value.source.from_command_line();
+    });
+    if (in_file)
+      throw workload_layer->error("the layer is also set in fixed: or axes: (set it in one place)");
+    if (others.empty()) fixed.insert(fixed.begin(), {"layer", *workload_layer});  // else overridden
+  }
+  std::optional<LocatedNode> all_site;
+  std::vector<ParamEntry> kept_fixed, kept_axes;
+  for (const ParamEntry& entry : fixed) {
+    if (entry.param_key == "layer" && is_all(entry.value))
+      all_site = entry.value;
+    else
+      kept_fixed.push_back(entry);
+  }
+  for (const ParamEntry& entry : axes) {
+    if (entry.param_key == "layer" && is_all(entry.value))
+      all_site = entry.value;
+    else
+      kept_axes.push_back(entry);
+  }
+  for (const auto* entries : {&kept_fixed, &kept_axes})
+    for (const ParamEntry* entry : entries_for(*entries, "layer"))
+      if (!header)
+        throw entry->value.error("layer applies to trace workloads ({trace: file}), not to a "
+                                 "synthetic workload");
+  if (all_site) {
+    if (!header)
+      throw all_site->error("layer: all applies to trace workloads ({trace: file}), not to a "
+                            "synthetic workload");
+    if (!entries_for(kept_axes, "layer").empty())
+      throw all_site->error("layer: all and a layer axis: set the layers in one place");
+    // A fixed layer given before `all` is replaced by it, as a fixed value replaces an axis.
+    std::vector<ParamEntry> without_layer;
+    for (const ParamEntry& entry : kept_fixed)
+      if (entry.param_key != "layer") without_layer.push_back(entry);
+    kept_fixed.swap(without_layer);
+    YAML::Node every_layer(YAML::NodeType::Sequence);
+    for (int layer : header->layers) every_layer.push_back(layer);
+    // Outermost, so that the points of one layer (one workload) run one after another.
+    kept_axes.insert(kept_axes.begin(),
+                     {"layer", LocatedNode{every_layer, all_site->source, all_site->key,
+                                           all_site->key_node}});
+  }
+  fixed.swap(kept_fixed);
+  axes.swap(kept_axes);
+}
+
+// A synthetic workload lays its heads out as the generator plants them (interleaved).
+void check_synthetic_heads(const PointConfig& base, const std::vector<Axis>& axes,
+                           const SettingSites& fixed_sites, const SettingSites& axis_sites,
+                           const LocatedNode& workload) {
+  const std::string why = " applies to trace workloads: the generator plants its streaming-type "
+                          "heads in the interleaved layout";
+  for (const Axis& axis : axes)
+    if (axis.key == "head_selection")
+      for (const std::string& value : axis.values)
+        if (value != "interleaved")
+          throw axis_sites.at(axis.key).error("head_selection " + value + why);
+  if (base.head_selection != HeadSelection::interleaved) {
+    const std::string message = "head_selection " + std::string(to_string(base.head_selection)) + why;
+    const auto site = fixed_sites.find("head_selection");
+    throw site != fixed_sites.end() ? site->second.error(message) : workload.error(message);
+  }
+}
+
+// Loads every head calibration the sweep names and checks that a calibrated head selection always
+// has one.
+void load_calibrations(SweepConfig& sweep, const SettingSites& fixed_sites,
+                       const SettingSites& axis_sites, const std::string& configs_dir,
+                       const std::vector<std::string>& search_dirs) {
+  PointConfig& base = sweep.base;
+  auto load = [&](std::string& reference, const LocatedNode& site) {
+    if (reference.empty()) return;
+    std::string path;
+    try {
+      path = head_calibration_path(reference, configs_dir, search_dirs);
+    } catch (const ParamValueError& e) {
+      throw site.error(e.what());
+    }
+    // A DuoAttention file is recorded by its resolved path, so the resolved sweep reloads anywhere.
+    if (reference.ends_with(".tsv")) reference = path;
+    if (!sweep.head_calibrations.count(reference))
+      sweep.head_calibrations.emplace(reference, load_head_calibration(path));
+  };
+  const Axis* calibration_axis = nullptr;
+  for (Axis& axis : sweep.axes)
+    if (axis.key == "head_calibration") {
+      for (std::string& value : axis.values) load(value, axis_sites.at(axis.key));
+      calibration_axis = &axis;
+    }
+  if (const auto site = fixed_sites.find("head_calibration"); site != fixed_sites.end())
+    load(base.head_calibration, site->second);
+
+  const bool always_named =
+      calibration_axis != nullptr
+          ? std::none_of(calibration_axis->values.begin(), calibration_axis->values.end(),
+                         [](const std::string& value) { return value.empty(); })
+          : !base.head_calibration.empty();
+  if (always_named) return;
+  const std::string message =
+      " needs a head_calibration (configs/heads/<name>.yaml or a DuoAttention .tsv)";
+  for (const Axis& axis : sweep.axes)
+    if (axis.key == "head_selection")
+      for (const std::string& value : axis.values) {
+        HeadSelection selection{};
+        parse(value, selection);
+        if (uses_calibration(selection))
+          throw axis_sites.at(axis.key).error("head_selection " + value + message);
+      }
+  if (uses_calibration(base.head_selection) &&
+      std::none_of(sweep.axes.begin(), sweep.axes.end(),
+                   [](const Axis& axis) { return axis.key == "head_selection"; }))
+    throw fixed_sites.at("head_selection")
+        .error("head_selection " + std::string(to_string(base.head_selection)) + message);
+}
+
 SweepConfig resolve(const SweepDraft& draft, const std::string& configs_dir) {
   for (const std::string& key : kRequiredKeys)
     if (!draft.top.contains(key)) throw draft.file_source.error(draft.root, key, "missing key");
@@ -254,32 +401,45 @@ SweepConfig resolve(const SweepDraft& draft, const std::string& configs_dir) {
   base.model = model.name;
   base.shape = model.shape;
 
-  // A trace path is relative to the file that names it; one from the command line, to the working
-  // directory.
+  // A relative trace or .tsv path is looked up next to the file that names it (the working
+  // directory for one from the command line), then in the repository.
   const LocatedNode& workload = draft.top.at("workload");
-  const std::string base_dir =
+  const std::vector<std::string> search_dirs{
       workload.source.from_command_line()
           ? std::filesystem::current_path().string()
-          : std::filesystem::absolute(draft.file_source.file).parent_path().string();
-  base.workload = load_workload(workload, configs_dir, base_dir);
+          : std::filesystem::absolute(draft.file_source.file).parent_path().string(),
+      std::filesystem::absolute(configs_dir).lexically_normal().parent_path().string()};
+  std::optional<LocatedNode> workload_layer;
+  base.workload = load_workload(workload, configs_dir, search_dirs, &workload_layer);
+  std::optional<TraceHeader> header;
+  if (!base.workload.trace_path.empty()) header = read_trace_header(base.workload.trace_path);
+
+  std::vector<ParamEntry> fixed = draft.fixed, axis_entries = draft.axes;
+  expand_layers(fixed, axis_entries, workload_layer, header);
 
   apply_param(base, *find_param("phase"), draft.top.at("phase"));
   sweep.backends = read_backends(draft.top.at("backends"));
-  for (const ParamEntry& entry : draft.fixed)
+  for (const ParamEntry& entry : fixed)
     apply_param(base, *find_param(entry.param_key), entry.value);
 
   if (base.timing.max_iters < base.timing.min_iters) {
     auto sets_iters = [](const ParamEntry& entry) {
       return entry.param_key == "timing.max_iters" || entry.param_key == "timing.min_iters";
     };
-    const auto last = std::find_if(draft.fixed.rbegin(), draft.fixed.rend(), sets_iters);
+    const auto last = std::find_if(fixed.rbegin(), fixed.rend(), sets_iters);
     const std::string message = "timing.max_iters " + std::to_string(base.timing.max_iters) +
                                 " < timing.min_iters " + std::to_string(base.timing.min_iters);
-    if (last == draft.fixed.rend()) throw draft.file_source.error(draft.root, "timing", message);
+    if (last == fixed.rend()) throw draft.file_source.error(draft.root, "timing", message);
     throw last->value.error(message);
   }
 
-  for (const ParamEntry& entry : draft.axes) sweep.axes.push_back(read_axis(entry, base));
+  for (const ParamEntry& entry : axis_entries) sweep.axes.push_back(read_axis(entry, base));
+  const SettingSites fixed_sites = sites_of(fixed), axis_sites = sites_of(axis_entries);
+  if (header)
+    apply_trace_facts(*header, base, sweep.axes, fixed_sites, axis_sites, workload);
+  else
+    check_synthetic_heads(base, sweep.axes, fixed_sites, axis_sites, workload);
+  load_calibrations(sweep, fixed_sites, axis_sites, configs_dir, search_dirs);
   sweep.resolved_yaml = emit_resolved(sweep);
   return sweep;
 }
@@ -289,6 +449,12 @@ SweepConfig resolve(const SweepDraft& draft, const std::string& configs_dir) {
 const std::vector<std::string>& known_backends() {
   static const std::vector<std::string> names{"cpu", "cuda"};
   return names;
+}
+
+const HeadCalibration* SweepConfig::head_calibration(const std::string& reference) const {
+  if (reference.empty()) return nullptr;
+  const auto found = head_calibrations.find(reference);
+  return found == head_calibrations.end() ? nullptr : &found->second;
 }
 
 SweepConfig load_sweep(const std::string& path, const std::vector<Override>& overrides,

@@ -11,29 +11,33 @@ namespace {
 
 constexpr std::string_view kKnobPrefix = "workload.";
 
-WorkloadSpec load_trace_reference(const LocatedNode& reference, const std::string& base_dir) {
+WorkloadSpec load_trace_reference(const LocatedNode& reference,
+                                  const std::vector<std::string>& search_dirs,
+                                  std::optional<LocatedNode>* layer) {
   static const std::vector<std::string> known{"trace", "layer"};
   WorkloadSpec spec;
   bool has_trace = false;
   for (const MapEntry& entry : strict_map(reference.node, reference.source, reference.key, known)) {
     const LocatedNode value = located(entry, reference.source, reference.key);
     if (entry.key == "trace") {
-      std::filesystem::path path = scalar_text(value, "a path to a .safetensors file");
-      if (path.is_relative()) path = std::filesystem::path(base_dir) / path;
+      const std::filesystem::path written = scalar_text(value, "a path to a .safetensors file");
+      std::filesystem::path path = written;
+      std::string tried;
+      if (written.is_relative())
+        for (const std::string& dir : search_dirs) {
+          path = std::filesystem::path(dir) / written;
+          tried += " " + path.lexically_normal().string();
+          if (std::filesystem::is_regular_file(path)) break;
+        }
       if (!std::filesystem::is_regular_file(path))
-        throw value.error("trace file not found: " + path.lexically_normal().string());
+        throw value.error("trace file not found: " +
+                          (written.is_relative() ? written.string() + " (tried" + tried + ")"
+                                                 : written.string()));
       spec.trace_path = std::filesystem::absolute(path).lexically_normal().string();
       spec.name = path.stem().string();
       has_trace = true;
-    } else {
-      const std::string text = scalar_text(value, "a layer index");
-      try {
-        const int64_t layer = parse_int64(text);
-        if (layer < 0 || layer > INT32_MAX) throw ParamValueError("must be >= 0, got " + text);
-        spec.trace_layer = static_cast<int>(layer);
-      } catch (const ParamValueError& e) {
-        throw value.error(e.what());
-      }
+    } else if (layer != nullptr) {
+      *layer = value;
     }
   }
   if (!has_trace) throw reference.error("a trace reference needs a 'trace' path");
@@ -80,8 +84,9 @@ WorkloadSpec load_workload_file(const std::string& path) {
 }
 
 WorkloadSpec load_workload(const LocatedNode& reference, const std::string& configs_dir,
-                           const std::string& base_dir) {
-  if (reference.node.IsMap()) return load_trace_reference(reference, base_dir);
+                           const std::vector<std::string>& search_dirs,
+                           std::optional<LocatedNode>* layer) {
+  if (reference.node.IsMap()) return load_trace_reference(reference, search_dirs, layer);
   const std::string name = scalar_text(reference, "a workload name or {trace: path, layer: i}");
   const std::string workloads_dir = (std::filesystem::path(configs_dir) / "workloads").string();
   const std::vector<std::string> available = yaml_names_in(workloads_dir);

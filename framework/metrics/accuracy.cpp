@@ -13,6 +13,7 @@
 #include "framework/metrics/error_summary.h"
 #include "framework/reference/dense_attention.h"
 #include "framework/reference/query_sample.h"
+#include "framework/sparse/oracle_pages.h"
 
 namespace unisparse {
 namespace {
@@ -37,13 +38,6 @@ void require_shape(const Tensor& tensor, const std::vector<int64_t>& shape,
   require(tensor.shape() == shape, what + " does not have the workload's shape");
 }
 
-double mass_inside(std::span<const double> probabilities, const std::vector<TokenRange>& ranges) {
-  double mass = 0.0;
-  for (const TokenRange& range : ranges)
-    for (int token = range.begin; token < range.end; ++token) mass += probabilities[token];
-  return mass;
-}
-
 bool contains(const std::vector<TokenRange>& ranges, int token) {
   // Ranges are ascending and disjoint: only the last range that begins at or before token can
   // hold it.
@@ -52,37 +46,37 @@ bool contains(const std::vector<TokenRange>& ranges, int token) {
   return after != ranges.begin() && token < std::prev(after)->end;
 }
 
-// |selected ∩ oracle| / |oracle|, oracle = the selected.size() physical pages of highest mass
-// (ties: lower page id). NaN when nothing is selected.
+// |selected ∩ oracle| / |oracle|, oracle = oracle_pages() for a budget of selected.size() pages.
+// NaN when nothing is selected.
 double page_recall(std::span<const double> probabilities, std::span<const int32_t> selected,
                    int physical_page_size) {
-  const int num_tokens = static_cast<int>(probabilities.size());
-  const int num_pages = static_cast<int>(ceil_div(num_tokens, physical_page_size));
-  std::vector<double> page_mass(num_pages, 0.0);
-  for (int token = 0; token < num_tokens; ++token)
-    page_mass[token / physical_page_size] += probabilities[token];
-
-  const int oracle_size = std::min<int>(static_cast<int>(selected.size()), num_pages);
-  if (oracle_size == 0) return kNotApplicable;
-  std::vector<int32_t> oracle(num_pages);
-  std::iota(oracle.begin(), oracle.end(), 0);
-  std::partial_sort(oracle.begin(), oracle.begin() + oracle_size, oracle.end(),
-                    [&](int32_t a, int32_t b) {
-                      return page_mass[a] != page_mass[b] ? page_mass[a] > page_mass[b] : a < b;
-                    });
+  if (selected.empty()) return kNotApplicable;
+  const std::vector<int32_t> oracle =
+      oracle_pages(probabilities, physical_page_size, static_cast<int>(selected.size()));
+  if (oracle.empty()) return kNotApplicable;
+  const int num_pages = static_cast<int>(ceil_div(probabilities.size(), physical_page_size));
   std::vector<bool> is_selected(num_pages, false);
   for (int32_t page : selected)
     if (page >= 0 && page < num_pages) is_selected[page] = true;
   int overlap = 0;
-  for (int i = 0; i < oracle_size; ++i) overlap += is_selected[oracle[i]] ? 1 : 0;
-  return static_cast<double>(overlap) / oracle_size;
+  for (int32_t page : oracle) overlap += is_selected[page] ? 1 : 0;
+  return static_cast<double>(overlap) / static_cast<double>(oracle.size());
 }
 
-const std::vector<int32_t>* needle_targets(const Sequence& sequence, int step, int q_head) {
-  if (step >= static_cast<int>(sequence.needle_targets.size())) return nullptr;
-  const auto& per_head = sequence.needle_targets[step];
-  if (q_head >= static_cast<int>(per_head.size()) || per_head[q_head].empty()) return nullptr;
-  return &per_head[q_head];
+// The needle tokens row (step, q_head) seeks, or nullptr: planted targets (synthetic), else a
+// trace's needle when the reference puts at least `threshold` of the row's mass on it.
+const std::vector<int32_t>* needle_targets(const Sequence& sequence, int step, int q_head,
+                                           std::span<const double> probabilities,
+                                           double threshold) {
+  if (step < static_cast<int>(sequence.needle_targets.size())) {
+    const auto& per_head = sequence.needle_targets[step];
+    if (q_head < static_cast<int>(per_head.size()) && !per_head[q_head].empty())
+      return &per_head[q_head];
+  }
+  if (sequence.needle_tokens.empty()) return nullptr;
+  double needle_mass = 0.0;
+  for (int32_t token : sequence.needle_tokens) needle_mass += probabilities[token];
+  return needle_mass >= threshold ? &sequence.needle_tokens : nullptr;
 }
 
 double mean_of_applicable(const std::vector<RowAccuracy>& rows, double RowAccuracy::*metric) {
@@ -122,8 +116,16 @@ Accuracy summarize(const std::vector<RowAccuracy>& rows) {
 
 }  // namespace
 
+double mass_inside(std::span<const double> probabilities, std::span<const TokenRange> ranges) {
+  double mass = 0.0;
+  for (const TokenRange& range : ranges)
+    for (int token = range.begin; token < range.end; ++token) mass += probabilities[token];
+  return mass;
+}
+
 Accuracy evaluate_decode(const Workload& workload, const DecodePlan& plan, const DecodeRun& run,
-                         int reference_batches, const DecodeReference* reference) {
+                         int reference_batches, const DecodeReference* reference,
+                         double needle_mass_threshold) {
   const ModelShape& shape = workload.shape;
   const int num_q_heads = shape.num_q_heads;
   const int steps = workload.decode_steps;
@@ -174,7 +176,8 @@ Accuracy evaluate_decode(const Workload& workload, const DecodePlan& plan, const
     row.attn_recall = mass_inside(probabilities, ranges);
     if (!streaming_head && uses_page_selection(plan.mode))
       row.page_recall = page_recall(probabilities, pages, plan.geometry.physical_page_size);
-    if (const auto* targets = needle_targets(workload.batch[b], step, q_head))
+    if (const auto* targets = needle_targets(workload.batch[b], step, q_head, probabilities,
+                                             needle_mass_threshold))
       row.needle_hit = std::all_of(targets->begin(), targets->end(),
                                    [&](int32_t token) { return contains(ranges, token); });
   });

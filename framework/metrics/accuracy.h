@@ -4,6 +4,7 @@
 // step, query head) in decode or one (sequence, query head, query) in prefill.
 #include <cstdint>
 #include <limits>
+#include <span>
 
 #include "framework/backend/backend.h"
 #include "framework/reference/decode_reference.h"
@@ -18,10 +19,13 @@ struct Accuracy {  // NaN = not applicable (written as an empty cell)
   // Mean over rows of the reference softmax mass inside the attended tokens.
   double attn_recall;
   // Mean over dense-head decode rows with page selection of |selected ∩ oracle| / |oracle|, oracle
-  // = the k physical pages of highest reference mass (k = the number of pages the row attends;
-  // ties: lower page id).
+  // = oracle_pages() of the reference weights (sparse/oracle_pages.h: the current last page plus
+  // the k - 1 other pages of highest reference mass, k = the number of pages the row attends; ties:
+  // lower page id), the choice the oracle page selector makes.
   double page_recall;
-  // Share of decode rows with needle targets whose every needle token was attended.
+  // Share of needle-seeking decode rows whose every needle token was attended. Needle-seeking rows:
+  // on synthetic workloads those with planted needle targets; on traces with needle_positions those
+  // whose reference attention puts at least needle_mass_threshold of its mass on the needle tokens.
   double needle_hit;
   int64_t rows;
 };
@@ -32,7 +36,11 @@ struct Accuracy {  // NaN = not applicable (written as an empty cell)
 // NaN for attn_recall, page_recall and needle_hit. A precomputed `reference` of the same workload
 // (covering those sequences) is used instead of recomputing the dense rows.
 Accuracy evaluate_decode(const Workload& workload, const DecodePlan& plan, const DecodeRun& run,
-                         int reference_batches, const DecodeReference* reference = nullptr);
+                         int reference_batches, const DecodeReference* reference = nullptr,
+                         double needle_mass_threshold = kDefaultNeedleMassThreshold);
+
+// The reference softmax mass inside ascending, disjoint token ranges. probabilities: [tokens].
+double mass_inside(std::span<const double> probabilities, std::span<const TokenRange> ranges);
 
 // Prefill rows of the first min(reference_batches, batch) sequences, for the query rows
 // sample_query_rows(T, reference_rows, seed) of every query head (every row when reference_rows <=

@@ -44,22 +44,31 @@ void for_each_token(std::span<const TokenRange> ranges, const Workload& workload
   }
 }
 
-}  // namespace
-
-void attend_token_ranges(std::span<const float> query, std::span<const TokenRange> ranges,
-                         const Workload& workload, int b, int kv_head, std::span<float> out) {
+// The scaled fp32 logits q.k_t / sqrt(head_dim) of the tokens of `ranges`, in range order, and
+// their maximum (-inf without tokens).
+float attention_logits(std::span<const float> query, std::span<const TokenRange> ranges,
+                       const Workload& workload, int b, int kv_head, std::vector<float>& logits) {
   const size_t head_dim = query.size();
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   size_t num_attended = 0;
   for (const TokenRange& range : ranges) num_attended += range.size();
-
-  std::vector<float> logits;  // [num_attended], in range order
+  logits.clear();
   logits.reserve(num_attended);
   float max_logit = -std::numeric_limits<float>::infinity();
   for_each_token(ranges, workload, b, kv_head, [&](const float* key, const float*) {
     logits.push_back(dot(query.data(), key, head_dim) * scale);
     max_logit = std::max(max_logit, logits.back());
   });
+  return max_logit;
+}
+
+}  // namespace
+
+void attend_token_ranges(std::span<const float> query, std::span<const TokenRange> ranges,
+                         const Workload& workload, int b, int kv_head, std::span<float> out) {
+  const size_t head_dim = query.size();
+  std::vector<float> logits;  // [tokens of ranges], in range order
+  const float max_logit = attention_logits(query, ranges, workload, b, kv_head, logits);
 
   std::vector<double> accumulator(head_dim, 0.0);
   double denominator = 0.0;
@@ -71,6 +80,21 @@ void attend_token_ranges(std::span<const float> query, std::span<const TokenRang
   });
   for (size_t i = 0; i < head_dim; ++i)
     out[i] = denominator > 0.0 ? static_cast<float>(accumulator[i] / denominator) : 0.0f;
+}
+
+std::vector<double> attention_weights(std::span<const float> query,
+                                      std::span<const TokenRange> ranges, const Workload& workload,
+                                      int b, int kv_head) {
+  std::vector<float> logits;
+  const float max_logit = attention_logits(query, ranges, workload, b, kv_head, logits);
+  std::vector<double> weights(logits.size());
+  double denominator = 0.0;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    weights[i] = std::exp(static_cast<double>(logits[i]) - max_logit);
+    denominator += weights[i];
+  }
+  for (double& weight : weights) weight /= denominator;
+  return weights;
 }
 
 }  // namespace unisparse

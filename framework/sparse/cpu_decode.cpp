@@ -110,10 +110,11 @@ CpuDecodeResult cpu_decode(const Workload& workload, const Workload& attended_kv
   std::optional<KeyStatsSet> stats;
   std::optional<PageSelector> selector;
   if (select_pages) {
-    stats.emplace(workload, plan.geometry.logical_page_size);
+    if (plan.selector == PageSelectorKind::quest) stats.emplace(workload, plan.geometry.logical_page_size);
     std::vector<bool> dense_kv_head(shape.num_kv_heads);
     for (int kv = 0; kv < shape.num_kv_heads; ++kv) dense_kv_head[kv] = !streaming_kv_head[kv];
-    selector.emplace(shape, plan.geometry, plan.policy, batch, std::move(dense_kv_head));
+    selector.emplace(shape, plan.geometry, plan.policy, batch, std::move(dense_kv_head),
+                     plan.selector);
   }
 
   CpuDecodeResult result;
@@ -128,10 +129,10 @@ CpuDecodeResult cpu_decode(const Workload& workload, const Workload& attended_kv
     Csr selected;  // rows of dense heads under page selection
     if (select_pages) {
       auto start = Clock::now();
-      stats->append_decode_token(workload, step);
+      if (stats) stats->append_decode_token(workload, step);
       result.seconds.stats += seconds_since(start);
       start = Clock::now();
-      selected = selector->select(step, num_tokens, *stats, workload);
+      selected = selector->select(step, num_tokens, stats ? &*stats : nullptr, workload);
       result.seconds.selector += seconds_since(start);
     }
 

@@ -43,6 +43,7 @@ DecodePlan make_decode_plan(const PointConfig& point, const HeadLayout& heads) {
   plan.heads = heads;
   plan.geometry = {point.page_size, point.logical_page_size};
   plan.policy = {point.token_budget, point.reuse_interval, point.gqa_selection};
+  plan.selector = point.selector;
   plan.kv_storage = point.kv_dtype;
   plan.cache_fill = point.cache_fill;
   plan.prefill_block_size = point.block_size;

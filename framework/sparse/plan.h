@@ -8,6 +8,7 @@
 #include "framework/config/point.h"
 #include "framework/core/csr.h"
 #include "framework/core/types.h"
+#include "framework/sparse/page_selector_kind.h"
 
 namespace unisparse {
 
@@ -25,6 +26,7 @@ struct DecodePlan {
   HeadLayout heads;          // static sparsity (streaming KV heads see sink + local tokens)
   PageGeometry geometry;     // paging of the KV cache and of the key statistics
   SelectionPolicy policy;    // dynamic sparsity of dense heads (used when uses_page_selection(mode))
+  PageSelectorKind selector = PageSelectorKind::quest;  // what ranks the pages under that policy
   // KV cache storage format; fp32/fp16/bf16 = the workload's values as they are, int8/int4/fp8 =
   // quantized per token (DESIGN.md §7)
   DType kv_storage = DType::fp32;

@@ -7,7 +7,10 @@
 
 namespace unisparse {
 
-std::vector<int32_t> top_scored_pages(std::span<const float> physical_scores, int num_pages, int k) {
+namespace {
+
+template <class Score>
+std::vector<int32_t> top_scored(std::span<const Score> physical_scores, int num_pages, int k) {
   if (k < 1) throw std::invalid_argument("top_pages: k = " + std::to_string(k) + ", must be >= 1");
   const int num_scored = std::max(0, num_pages - 1);  // the last page is never scored
   if (static_cast<int>(physical_scores.size()) < num_scored)
@@ -28,10 +31,29 @@ std::vector<int32_t> top_scored_pages(std::span<const float> physical_scores, in
   return pages;
 }
 
-std::vector<int32_t> top_pages(std::span<const float> physical_scores, int num_pages, int k) {
-  std::vector<int32_t> pages = top_scored_pages(physical_scores, num_pages, k);
+template <class Score>
+std::vector<int32_t> top_with_last(std::span<const Score> physical_scores, int num_pages, int k) {
+  std::vector<int32_t> pages = top_scored(physical_scores, num_pages, k);
   if (num_pages > 0) pages.push_back(num_pages - 1);
   return pages;
+}
+
+}  // namespace
+
+std::vector<int32_t> top_scored_pages(std::span<const float> physical_scores, int num_pages, int k) {
+  return top_scored(physical_scores, num_pages, k);
+}
+
+std::vector<int32_t> top_scored_pages(std::span<const double> physical_scores, int num_pages, int k) {
+  return top_scored(physical_scores, num_pages, k);
+}
+
+std::vector<int32_t> top_pages(std::span<const float> physical_scores, int num_pages, int k) {
+  return top_with_last(physical_scores, num_pages, k);
+}
+
+std::vector<int32_t> top_pages(std::span<const double> physical_scores, int num_pages, int k) {
+  return top_with_last(physical_scores, num_pages, k);
 }
 
 }  // namespace unisparse

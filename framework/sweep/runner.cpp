@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "framework/backend/backend.h"
 #include "framework/config/params.h"
@@ -40,9 +41,9 @@ std::string workload_key(const PointConfig& point) {
   return key;
 }
 
-Workload build_workload(const PointConfig& point) {
+Workload build_workload(const PointConfig& point, const HeadCalibration* calibration) {
   if (!point.workload.trace_path.empty())
-    return read_trace(point.workload.trace_path, point.workload.trace_layer, point);
+    return read_trace(point.workload.trace_path, point.workload.trace_layer, point, calibration);
   return generate_workload(point);
 }
 
@@ -60,13 +61,14 @@ class SweepRunner {
 
   std::string run() {
     std::vector<ExpandedPoint> points = expand(sweep_);
-    // A trace is read before anything is written, so a mis-shaped one is bad input (exit 2, no run
-    // directory), not a sweep full of failed points.
+    // Every distinct trace layer is checked before anything is written (its header: shapes, head
+    // layout, needles), so a bad one is bad input (exit 2, no run directory), not failed points.
+    std::set<std::string> checked_workloads;
     for (const ExpandedPoint& point : points)
-      if (point.skip_reason.empty() && !point.config.workload.trace_path.empty()) {
-        workload_for(point.config);
-        break;
-      }
+      if (point.skip_reason.empty() && !point.config.workload.trace_path.empty() &&
+          checked_workloads.insert(workload_key(point.config)).second)
+        inspect_trace_layer(point.config.workload.trace_path, point.config.workload.trace_layer,
+                            point.config, sweep_.head_calibration(point.config.head_calibration));
     RunWriter writer = open_writer();
     run_dir_ = writer.dir();
     if (options_.dump_plans) {
@@ -150,7 +152,8 @@ class SweepRunner {
     if (key != workload_key_) {
       decode_reference_.reset();
       workload_.reset();  // free the previous one before generating the next
-      workload_ = std::make_unique<Workload>(build_workload(point));
+      workload_ = std::make_unique<Workload>(
+          build_workload(point, sweep_.head_calibration(point.head_calibration)));
       workload_key_ = key;
     }
     return *workload_;
@@ -188,6 +191,9 @@ class SweepRunner {
       run_options.profile = options_.profile;
       run_options.label = sweep_.name + "." + std::to_string(point.point_id);
       const DeviceCeilings& ceilings = ceilings_.for_device(row["device"].get<std::string>());
+      const HeadLayout heads_run = heads_that_run(workload.heads, config.mode);
+      row["head_layout"] = head_layout_text(heads_run);
+      row["num_streaming_heads"] = heads_run.num_streaming();
       if (config.phase == Phase::decode) {
         const DecodePlan plan = make_decode_plan(config, workload.heads);
         DecodeRun run = engine.decode(workload, plan, run_options);
@@ -196,7 +202,8 @@ class SweepRunner {
           row["plan_file"] = std::filesystem::relative(plan_file, run_dir_).string();
         }
         add_accuracy(row, evaluate_decode(workload, plan, run, config.reference_batches,
-                                          &decode_reference_for(workload, config.reference_batches)));
+                                          &decode_reference_for(workload, config.reference_batches),
+                                          config.needle_mass_threshold));
         add_times(row, run.times);
         add_roofline(row, decode_roofline(workload, plan, run, config.kv_dtype), run.times.total_us,
                      ceilings);

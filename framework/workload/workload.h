@@ -21,6 +21,9 @@ struct Sequence {
   // Token positions of every planted needle token (synthetic needle workloads; empty otherwise),
   // per decode step and query head: needle_targets[s][q_head] = tokens that query seeks.
   std::vector<std::vector<std::vector<int32_t>>> needle_targets;  // [steps][num_q_heads][tokens]
+  // Token positions of a captured prompt's needle (a trace's needle_positions metadata; empty
+  // otherwise). Which rows seek it follows from the dense reference (metrics/accuracy.h).
+  std::vector<int32_t> needle_tokens;
 };
 
 struct Workload {

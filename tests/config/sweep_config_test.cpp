@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "framework/config/params.h"
+#include "tests/common/tiny_trace.h"
 #include "tests/config/yaml_test_files.h"
 
 namespace unisparse {
@@ -281,8 +282,13 @@ TEST_F(SweepConfigTest, TraceReference) {
   error_at(with_line(3, "workload: {trace: t.safetensors, layr: 0}"), 3, "workload.layr");
   error_at(with_line(3, "workload: {layer: 0}"), 3, "workload");
 
-  dir_.write("traces/llama.safetensors", "not checked here");
-  dir_.write("t.safetensors", "");
+  testing::TinyTrace spec;
+  spec.layers = {3};
+  spec.context_len = 1000;  // the sweep's context_len
+  spec.decode_steps = 16;
+  dir_.write("traces/.keep", "");
+  testing::write_tiny_trace(dir_.path() + "/traces/llama.safetensors", spec);
+  testing::write_tiny_trace(dir_.path() + "/t.safetensors", spec);
   error_at(with_line(3, "workload: {trace: t.safetensors, layer: -1}"), 3, "workload.layer");
   const SweepConfig sweep =
       load(with_line(3, "workload: {trace: traces/llama.safetensors, layer: 3}"));

@@ -88,24 +88,25 @@ TEST_F(DecodeAccuracy, AttentionRecallIsTheAttendedMass) {
 }
 
 TEST_F(DecodeAccuracy, PageRecallBreaksTiesTowardLowerPages) {
-  // Oracles: {0, 1} (page 2 is partial), {0, 1, 2}, {0, 1} (tie), {0} (tie).
-  // Recalls: 1/2, 1, 1/2, 0.
+  // Oracles keep the last page, as every selection does: {0, 2} (pages 0 and 1 tie), {0, 1, 2}
+  // (every page), {0, 2} (tie), {2}. Recalls: 1/2, 1, 1, 1.
   const Accuracy accuracy = evaluate_decode(workload, plan, run, 1);
-  EXPECT_NEAR(accuracy.page_recall, 0.5, 1e-12);
+  EXPECT_NEAR(accuracy.page_recall, 3.5 / 4, 1e-12);
 }
 
 TEST_F(DecodeAccuracy, PageRecallFollowsTheTrueMass) {
-  // Key 9 (page 2) aligned with step 0's query of head 0: page 2 becomes the heaviest page.
+  // Key 5 (page 1) aligned with step 0's query of head 0: page 1 becomes the heaviest page, so the
+  // oracle of two pages is {1, 2} (the last page forced in), not the lower {0, 2} of a tie.
   Sequence& sequence = workload.batch[0];
   for (int i = 0; i < 8; ++i) {
     sequence.q_decode.at({0, 0, i}) = i == 0 ? 10.0f : 0.0f;
-    sequence.k.at({0, 9, i}) = i == 0 ? 10.0f : 0.0f;
+    sequence.k.at({0, 5, i}) = i == 0 ? 10.0f : 0.0f;
   }
   run.out = reference_decode_outputs(workload);
-  run.selections = {csr_of({{2}, {0, 1, 2}}), csr_of({{0, 1, 2}, {0, 1, 2}})};
+  run.selections = {csr_of({{1, 2}, {0, 1, 2}}), csr_of({{0, 1, 2}, {0, 1, 2}})};
   EXPECT_NEAR(evaluate_decode(workload, plan, run, 1).page_recall, 1.0, 1e-12);
-  run.selections[0] = csr_of({{0}, {0, 1, 2}});
-  EXPECT_NEAR(evaluate_decode(workload, plan, run, 1).page_recall, 0.75, 1e-12);
+  run.selections[0] = csr_of({{0, 2}, {0, 1, 2}});
+  EXPECT_NEAR(evaluate_decode(workload, plan, run, 1).page_recall, 3.5 / 4, 1e-12);
 }
 
 TEST_F(DecodeAccuracy, NeedleHitCountsRowsWithTargetsOnly) {
@@ -168,8 +169,8 @@ TEST(DecodeAccuracyStreaming, StreamingRowsAttendSinkAndLocalAndHaveNoPageRecall
   run.selections = {csr_of({{0, 3}, {1, 2, 3}, {0, 2, 3}, {0, 2, 3}})};
   const Accuracy accuracy = evaluate_decode(w, plan, run, 1);
   EXPECT_NEAR(accuracy.attn_recall, (6.0 / 14 + 10.0 / 14 + 5.0 / 14 + 5.0 / 14) / 4, 1e-12);
-  // Dense rows only: k = 2, oracle {0, 1}: 1/2; k = 3, oracle {0, 1, 2}: 2/3.
-  EXPECT_NEAR(accuracy.page_recall, (0.5 + 2.0 / 3.0) / 2, 1e-12);
+  // Dense rows only: k = 2, oracle {0, 3}: 1; k = 3, oracle {0, 1, 3}: 2/3.
+  EXPECT_NEAR(accuracy.page_recall, (1.0 + 2.0 / 3.0) / 2, 1e-12);
 
   w.heads.kv_head_kind = {HeadKind::streaming, HeadKind::streaming};
   plan.heads = w.heads;

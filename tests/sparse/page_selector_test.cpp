@@ -180,7 +180,7 @@ TEST(PageSelector, HeadsLeftOutOfTheSelectionGetEmptyRows) {
   KeyStatsSet stats(w, 4);
   stats.append_decode_token(w, 0);
   PageSelector selector(shape, {8, 4}, {16, 1, GqaSelection::per_query_head}, 1, {true, false});
-  const Csr rows = selector.select(0, w.tokens_at_step(0), stats, w);
+  const Csr rows = selector.select(0, w.tokens_at_step(0), &stats, w);
   EXPECT_EQ(rows.row(0).size(), 2u);
   EXPECT_EQ(rows.row(1).size(), 2u);
   EXPECT_TRUE(rows.row(2).empty());
@@ -192,8 +192,8 @@ TEST(PageSelector, ReuseWithoutAnEarlierSelectionIsAnError) {
   const Workload w = testing::random_workload(shape, 20, 2, 1, 2);
   KeyStatsSet stats(w, 4, w.tokens_at_step(1));
   PageSelector selector(shape, {4, 4}, {8, 2, GqaSelection::per_query_head}, 1);
-  EXPECT_THROW(selector.select(1, w.tokens_at_step(1), stats, w), std::logic_error);
-  EXPECT_THROW(selector.select(0, w.tokens_at_step(0), stats, w), std::logic_error);  // stats ahead
+  EXPECT_THROW(selector.select(1, w.tokens_at_step(1), &stats, w), std::logic_error);
+  EXPECT_THROW(selector.select(0, w.tokens_at_step(0), &stats, w), std::logic_error);  // stats ahead
 }
 
 TEST(PageSelector, RejectsInvalidConfigurations) {

@@ -143,16 +143,24 @@ TEST_F(TraceTest, CacheFillPrefillReadsThePromptQueriesOfADecodePoint) {
   expect_error(without_queries, point, {"'layers.0.q'", "missing", "cache_fill prefill"});
 }
 
-TEST_F(TraceTest, WithoutHeadTypesEveryHeadIsDense) {
+TEST_F(TraceTest, WithoutHeadTypesTheStreamingFractionApplies) {
   const std::string header =
       R"({"layers.0.k":{"dtype":"F16","shape":[2,3,4],"data_offsets":[0,48]},)"
       R"("layers.0.v":{"dtype":"F16","shape":[2,3,4],"data_offsets":[48,96]},)"
       R"("layers.0.q":{"dtype":"F16","shape":[4,3,4],"data_offsets":[96,192]}})";
   const std::string path = raw_file("dense.safetensors", header, 192);
-  const Workload w = read_trace(path, 0, trace_point(DType::fp16, Phase::prefill));
-  EXPECT_EQ(w.heads.num_streaming(), 0);
+  PointConfig point = trace_point(DType::fp16, Phase::prefill);
+  // interleaved (the default) lays the heads out as the generator does: 0.5 of 2 KV heads.
+  const Workload w = read_trace(path, 0, point);
+  EXPECT_EQ(w.heads.kv_head_kind,
+            HeadLayout::with_streaming_fraction(2, 0.5, 4, 64).kv_head_kind);
+  EXPECT_EQ(w.heads.num_streaming(), 1);
   EXPECT_EQ(w.shape.num_q_heads, 4);
   EXPECT_EQ(w.decode_steps, 0);
+  point.streaming_fraction = 0.0;
+  EXPECT_EQ(read_trace(path, 0, point).heads.num_streaming(), 0);
+  point.head_selection = HeadSelection::trace;
+  expect_error(path, point, {"dense.safetensors", "layer 0", "head_selection trace", "head_types"});
 }
 
 TEST_F(TraceTest, UnreadableFile) {
@@ -272,7 +280,9 @@ TEST_F(TraceTest, HeadTypesAreReadAndChecked) {
            R"("layers.0.v":{"dtype":"F32","shape":[2,3,4],"data_offsets":[96,192]},)"
            R"("layers.0.q":{"dtype":"F32","shape":[2,3,4],"data_offsets":[192,288]}})";
   };
-  const PointConfig point = trace_point(DType::fp16, Phase::prefill);
+  PointConfig point = trace_point(DType::fp16, Phase::prefill);
+  point.head_selection = HeadSelection::trace;
+  point.streaming_fraction = 1.0;  // not read: the trace names its heads
   const std::string list = raw_file(
       "list.safetensors", header_with(R"("[[\"streaming\", \"dense\"], [\"dense\", \"dense\"]]")"),
       288);

@@ -1,0 +1,50 @@
+#pragma once
+// Small traces written from the generator for the tests of trace sweeps: the `tiny` model's shape
+// (4 query / 2 KV heads, head dim 64), one generated layer per requested layer id.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "framework/config/point.h"
+#include "framework/workload/generator.h"
+#include "framework/workload/trace.h"
+
+namespace unisparse::testing {
+
+struct TinyTrace {
+  std::vector<int> layers{0};
+  int context_len = 300;
+  int decode_steps = 6;
+  double streaming_fraction = 0.5;  // the generator's planted layout (written as head_types)
+  bool with_head_types = true;
+  std::map<std::string, std::string> metadata{{"model", "tiny"}};
+};
+
+inline PointConfig tiny_generator_point(const TinyTrace& spec, uint64_t seed) {
+  PointConfig point;
+  point.model = "tiny";
+  point.shape = {4, 2, 64};
+  point.context_len = spec.context_len;
+  point.decode_steps = spec.decode_steps;
+  point.phase = Phase::decode;
+  point.streaming_fraction = spec.streaming_fraction;
+  point.sink_tokens = 16;
+  point.local_tokens = 32;
+  point.seed = seed;
+  return point;
+}
+
+// Writes the trace (layer i generated with seed 100 + i) and returns its path.
+inline std::string write_tiny_trace(const std::string& path, const TinyTrace& spec = {}) {
+  std::vector<Workload> workloads;
+  for (int layer : spec.layers)
+    workloads.push_back(generate_workload(tiny_generator_point(spec, 100 + layer)));
+  std::vector<std::pair<int, const Workload*>> layers;
+  for (size_t i = 0; i < spec.layers.size(); ++i) layers.emplace_back(spec.layers[i], &workloads[i]);
+  write_trace(path, layers, DType::fp16, spec.metadata, spec.with_head_types);
+  return path;
+}
+
+}  // namespace unisparse::testing
