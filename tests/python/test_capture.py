@@ -183,7 +183,7 @@ class CaptureTest(unittest.TestCase):
                 (["--prompt", "passkey", "--model", str(Path(folder) / "none.gguf"), "--out", out],
                  "none.gguf"),
                 (["--prompt", "passkey", "--layers", "0,30", "--out", out], "--layers"),
-                (["--prompt", "passkey", "--context", "8190", "--out", out], "context length"),
+                (["--prompt", "passkey", "--context", "8193", "--out", out], "context length"),
                 (["--prompt", "passkey", "--context", "20", "--out", out], "passkey prompt"),
                 (["--prompt", "prose", "--source", str(small_text), "--out", out], "short.txt"),
             ]

@@ -47,9 +47,14 @@ def parse_layers(text, num_layers=None):
 
 
 def check_lengths(config, context, decode_steps):
+    """The prompt must fit the model's context; decode steps may run a little past it (a trace of
+    8192 prompt tokens is a natural size), which is said on stderr."""
+    if context > config.context_length:
+        raise InputError(f"--context {context} exceeds the model's context length "
+                         f"{config.context_length}")
     if context + decode_steps > config.context_length:
-        raise InputError(f"--context {context} + --decode-steps {decode_steps} exceeds the model's "
-                         f"context length {config.context_length}")
+        print(f"note: decode steps reach position {context + decode_steps - 1}, past the model's "
+              f"context length {config.context_length}", file=sys.stderr)
 
 
 def check_folder(folder, option):

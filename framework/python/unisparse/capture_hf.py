@@ -17,8 +17,6 @@ import inspect
 import sys
 import time
 
-import numpy as np
-
 from unisparse.capture import Capture, CaptureSource
 from unisparse.capture_cli import exit_code_of, run_single_capture, single_capture_parser
 from unisparse.errors import InputError
