@@ -113,6 +113,35 @@ Param number_list(const ParamName& name, Access access, double min_value, double
                [=](const PointConfig& point) { return format_number_list(access(point)); });
 }
 
+// The trace layer a point reads: an integer, shown empty for synthetic workloads (which have no
+// layers; the sweep loader rejects a layer set on one), and "" reads back as the default layer 0.
+template <class Access>
+Param trace_layer(const ParamName& name, Access access, std::string help) {
+  return make_param(name, ValueKind::integer, help + " (integer >= 0)",
+      [=](PointConfig& point, std::string_view text) {
+        const int64_t value = text.empty() ? 0 : parse_int64(text);
+        if (value < 0 || value > INT_MAX)
+          throw ParamValueError("must be >= 0, got " + std::string(text));
+        access(point) = static_cast<int>(value);
+      },
+      [=](const PointConfig& point) {
+        return point.workload.trace_path.empty() ? std::string() : std::to_string(access(point));
+      });
+}
+
+// A reference to a file, kept as written and resolved by the sweep loader ("" = none).
+template <class Access>
+Param reference(const ParamName& name, Access access, std::string help) {
+  return make_param(name, ValueKind::name, std::move(help),
+      [=](PointConfig& point, std::string_view text) {
+        if (text.find_first_of(" \t\n") != std::string_view::npos)
+          throw ParamValueError("expected a name or a path without spaces, got '" +
+                                std::string(text) + "'");
+        access(point) = std::string(text);
+      },
+      [=](const PointConfig& point) { return access(point); });
+}
+
 std::vector<Param> make_params() {
   const std::vector<DType> float_types{DType::fp16, DType::bf16, DType::fp32};
   const std::vector<DType> kv_types{DType::fp16, DType::bf16, DType::fp32,
@@ -162,6 +191,12 @@ std::vector<Param> make_params() {
           {"gqa_selection", ParamRole::plan, "GQA selection", "gqa"}, [](auto& p) -> auto& { return p.gqa_selection; },
           {GqaSelection::per_query_head, GqaSelection::kv_head_max, GqaSelection::kv_head_sum},
           "select pages per query head or once per KV head group"),
+      choice<PageSelectorKind>(
+          {"selector", ParamRole::plan, "page selector", "selector"}, [](auto& p) -> auto& { return p.selector; },
+          {PageSelectorKind::quest, PageSelectorKind::oracle},
+          "what ranks the pages of dense heads in dynamic decode: Quest's key-statistics bounds, or "
+          "the oracle's true softmax mass per page (same budget, forced last page, ties, reuse and "
+          "GQA combination; cpu backend only)"),
       choice<CacheFill>(
           {"cache_fill", ParamRole::workload, "KV cache fill", "fill"}, [](auto& p) -> auto& { return p.cache_fill; },
           {CacheFill::upload, CacheFill::prefill},
@@ -179,6 +214,23 @@ std::vector<Param> make_params() {
       integer(
           {"local_tokens", ParamRole::workload, "local window (tokens)", "local"}, [](auto& p) -> auto& { return p.local_tokens; }, 1,
           "most recent tokens a streaming head keeps"),
+      choice<HeadSelection>(
+          {"head_selection", ParamRole::workload, "streaming-head selection", "heads"}, [](auto& p) -> auto& { return p.head_selection; },
+          {HeadSelection::interleaved, HeadSelection::trace, HeadSelection::random,
+           HeadSelection::calibrated, HeadSelection::calibrated_inverted},
+          "which KV heads are streaming: interleaved (fixed order, streaming_fraction per layer), "
+          "trace (the trace's head_types), random (seed; a global share across the trace's layers), "
+          "calibrated / calibrated_inverted (the head_calibration's cheapest / costliest heads, a "
+          "global quantile at streaming_fraction across layers); traces only, except interleaved"),
+      reference(
+          {"head_calibration", ParamRole::workload, "head calibration", "calibration"}, [](auto& p) -> auto& { return p.head_calibration; },
+          "streaming-head costs for head_selection calibrated*: a name (configs/heads/<name>.yaml) "
+          "or a DuoAttention full_attention_heads .tsv path (relative to the sweep file, then the "
+          "repository); \"\" = none"),
+      trace_layer(
+          {"layer", ParamRole::workload, "layer", "layer"}, [](auto& p) -> auto& { return p.workload.trace_layer; },
+          "trace layer a point reads; `all` (in fixed:, axes: or the workload mapping) sweeps every "
+          "layer the trace holds"),
       integer(
           {"block_size", ParamRole::plan, "prefill block size (tokens)", "block"}, [](auto& p) -> auto& { return p.block_size; }, 1,
           "prefill query/KV tile, tokens (prefill points and cache_fill prefill)", true),
@@ -193,6 +245,11 @@ std::vector<Param> make_params() {
       integer(
           {"reference_rows", ParamRole::evaluation, "prefill rows scored against the reference", "ref rows"}, [](auto& p) -> auto& { return p.reference_rows; }, 0,
           "prefill query rows per head checked against the reference; 0 = all"),
+      number(
+          {"needle_mass_threshold", ParamRole::evaluation, "needle-seeking mass threshold", "needle mass"},
+          [](auto& p) -> auto& { return p.needle_mass_threshold; }, 0.0, 1.0,
+          "traces with needle_positions: a decode row seeks the needle when its dense attention puts "
+          "at least this share of its mass on the needle tokens (needle_hit counts those rows)"),
 
       integer(
           {"workload.num_sink_tokens", ParamRole::workload, "sink keys (tokens)", "sink keys"},
@@ -331,9 +388,7 @@ std::vector<std::pair<std::string, std::string>> describe(const PointConfig& poi
       {"model", point.model},
       {"workload", point.workload.name},
       {"workload.trace", point.workload.trace_path},
-      {"workload.trace_layer", point.workload.trace_path.empty()
-                                   ? std::string()
-                                   : std::to_string(point.workload.trace_layer)},
+      {"trace_overrides", point.workload.trace_overrides},
       {"backend", point.backend},
   };
   for (const Param& param : params()) row.emplace_back(param.key, param.get(point));

@@ -111,6 +111,12 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
   }
 }
 
+std::vector<std::string> SafetensorsReader::names() const {
+  std::vector<std::string> all;
+  for (const auto& [name, entry] : entries_) all.push_back(name);
+  return all;
+}
+
 const SafetensorsEntry& SafetensorsReader::entry(const std::string& name) const {
   const auto it = entries_.find(name);
   if (it == entries_.end()) throw tensor_error(path_, name, "missing from the file");

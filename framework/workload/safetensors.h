@@ -31,6 +31,7 @@ class SafetensorsReader {
 
   const std::string& path() const { return path_; }
   bool contains(const std::string& name) const { return entries_.count(name) != 0; }
+  std::vector<std::string> names() const;  // every tensor of the header, sorted
   const SafetensorsEntry& entry(const std::string& name) const;  // InputError when missing
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
