@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/common/online_softmax.cuh"
 #include "kernels/common/sm90_ptx.cuh"
 #include "kernels/common/sm90_smem_descriptor.h"
 #include "kernels/common/warp_mma.cuh"
@@ -108,8 +109,9 @@ struct MathWarpgroup {
   float s[Config::kScoreRegisters];       // S, then P in fp32: [n8 block j][4] as in sm90_ptx.cuh
   float o[Config::kOutputRegisters];      // O: [n8 block j of head dims][4]
   uint32_t p[Config::kPvSteps][4];        // P as the A fragments of the k16 steps of P V
-  float row_max[2] = {-INFINITY, -INFINITY};
-  float row_sum[2] = {0.f, 0.f};          // this thread's partial sums; the quad adds them at the end
+  // The max in log2 units (raw logit * softmax_scale_log2); the sum this thread's share, added over
+  // the quad at the end.
+  SoftmaxState row_state[2];
   float correction[2] = {1.f, 1.f};       // exp2 scale of O for the tile just softened
 
   __device__ MathWarpgroup() {
@@ -141,7 +143,8 @@ struct MathWarpgroup {
 
   // Masks S of `tile` where the rows do not see a key, then turns it into this tile's probabilities
   // (base 2, in place), updating max, sum and the output correction. Whether any row of the warp
-  // changed its max (else the correction is exactly 1 and O needs no rescale).
+  // changed its max (else the correction is exactly 1 and O needs no rescale). A row that has seen
+  // no visible key yet keeps max -inf and weighs its -inf logits to 0.
   __device__ __forceinline__ bool soften(const TileVisibility& rows, int tile, int first_row,
                                          int thread_in_group, float scale_log2) {
     if (!rows.template fully_visible<Config::kBlockN>(tile)) {
@@ -157,29 +160,23 @@ struct MathWarpgroup {
     bool max_changed = false;
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      float tile_max = row_max[half];
+      float tile_max = -INFINITY;
 #pragma unroll
       for (int j = 0; j < Config::kBlockN / 8; ++j)
         tile_max = fmaxf(tile_max, fmaxf(s[4 * j + 2 * half], s[4 * j + 2 * half + 1]));
       tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffff, tile_max, 1));
       tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffff, tile_max, 2));
-      // A row that has seen no visible key yet keeps max -inf: exponentiate against 0 so that
-      // exp2(-inf) = 0 instead of NaN.
-      const float scaled_max = tile_max == -INFINITY ? 0.f : tile_max * scale_log2;
-      max_changed |= tile_max != row_max[half];
-      correction[half] = tile_max == row_max[half]
-                             ? 1.f
-                             : ptx::fast_exp2(row_max[half] * scale_log2 - scaled_max);
-      row_max[half] = tile_max;
+      correction[half] = row_state[half].raise_max(tile_max * scale_log2);
+      max_changed |= correction[half] != 1.f;
       float sum = 0.f;
 #pragma unroll
       for (int j = 0; j < Config::kBlockN / 8; ++j)
 #pragma unroll
         for (int e = 2 * half; e < 2 * half + 2; ++e) {
-          s[4 * j + e] = ptx::fast_exp2(fmaf(s[4 * j + e], scale_log2, -scaled_max));
+          s[4 * j + e] = row_state[half].weight(s[4 * j + e], scale_log2);
           sum += s[4 * j + e];
         }
-      row_sum[half] = row_sum[half] * correction[half] + sum;
+      row_state[half].sum += sum;
     }
     return __any_sync(0xffffffff, max_changed);
   }
@@ -213,7 +210,7 @@ struct MathWarpgroup {
     float* out = plan.out + batch * plan.out_batch_stride + q_head * plan.out_head_stride;
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      float sum = row_sum[half];
+      float sum = row_state[half].sum;
       sum += __shfl_xor_sync(0xffffffff, sum, 1);
       sum += __shfl_xor_sync(0xffffffff, sum, 2);
       const float inverse = sum > 0.f ? 1.f / sum : 0.f;
