@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "framework/config/suggest.h"
+#include "framework/core/size_limits.h"
 
 namespace unisparse {
 namespace {
@@ -32,15 +33,24 @@ Param make_param(const ParamName& name, ValueKind kind, std::string description,
 // Each builder takes an accessor, a generic lambda `[](auto& p) -> auto& { return p.field; }`, so
 // one expression serves both the setter (PointConfig&) and the getter (const PointConfig&).
 
+// The allowed values of an integer parameter; a bare minimum allows up to INT_MAX.
+struct IntegerRange {
+  IntegerRange(int64_t min, int64_t max = INT_MAX) : min_value(min), max_value(max) {}
+  int64_t min_value, max_value;
+};
+
 template <class Access>
-Param integer(const ParamName& name, Access access, int64_t min_value, std::string help,
+Param integer(const ParamName& name, Access access, IntegerRange allowed, std::string help,
               bool power_of_two = false) {
-  const std::string range = power_of_two ? "a power of two >= " + std::to_string(min_value)
-                                         : ">= " + std::to_string(min_value);
+  const int64_t min_value = allowed.min_value, max_value = allowed.max_value;
+  const std::string bounds = max_value < INT_MAX ? "in [" + std::to_string(min_value) + ", " +
+                                                       std::to_string(max_value) + "]"
+                                                 : ">= " + std::to_string(min_value);
+  const std::string range = power_of_two ? "a power of two " + bounds : bounds;
   return make_param(name, ValueKind::integer, help + " (integer, " + range + ")",
                [=](PointConfig& point, std::string_view text) {
                  const int64_t value = parse_int64(text);
-                 if (value < min_value || value > INT_MAX ||
+                 if (value < min_value || value > max_value ||
                      (power_of_two && !std::has_single_bit(static_cast<uint64_t>(value))))
                    throw ParamValueError("must be " + range + ", got " + std::string(text));
                  access(point) = static_cast<int>(value);
@@ -156,10 +166,13 @@ std::vector<Param> make_params() {
            SparsityMode::static_dynamic},
           "static = streaming heads, dynamic = page selection on dense heads"),
       integer(
-          {"context_len", ParamRole::workload, "context length (tokens)", "context"}, [](auto& p) -> auto& { return p.context_len; }, 1,
-          "prefill tokens T; decode starts from a cache of T tokens"),
+          {"context_len", ParamRole::workload, "context length (tokens)", "context"}, [](auto& p) -> auto& { return p.context_len; }, {1, kMaxSequenceTokens},
+          "prefill tokens T; decode starts from a cache of T tokens; T + decode_steps <= " +
+              std::to_string(kMaxSequenceTokens)),
       integer(
-          {"batch", ParamRole::workload, "batch (sequences)", "batch"}, [](auto& p) -> auto& { return p.batch; }, 1, "sequences per point"),
+          {"batch", ParamRole::workload, "batch (sequences)", "batch"}, [](auto& p) -> auto& { return p.batch; }, 1,
+          "sequences per point; batch x num_q_heads x (context_len + decode_steps) x head_dim <= " +
+              std::to_string(kMaxTensorElements)),
       integer(
           {"num_q_heads", ParamRole::workload, "query heads", "q heads"}, [](auto& p) -> auto& { return p.shape.num_q_heads; }, 1,
           "query heads (normally from the model file)"),
@@ -235,8 +248,9 @@ std::vector<Param> make_params() {
           {"block_size", ParamRole::plan, "prefill block size (tokens)", "block"}, [](auto& p) -> auto& { return p.block_size; }, 1,
           "prefill query/KV tile, tokens (prefill points and cache_fill prefill)", true),
       integer(
-          {"decode_steps", ParamRole::workload, "decode steps", "steps"}, [](auto& p) -> auto& { return p.decode_steps; }, 0,
-          "decode queries per sequence (decode phase needs >= 1)"),
+          {"decode_steps", ParamRole::workload, "decode steps", "steps"}, [](auto& p) -> auto& { return p.decode_steps; }, {0, kMaxSequenceTokens},
+          "decode queries per sequence (decode phase needs >= 1); context_len + decode_steps <= " +
+              std::to_string(kMaxSequenceTokens)),
       unsigned_integer(
           {"seed", ParamRole::workload, "workload seed", "seed"}, [](auto& p) -> auto& { return p.seed; }, "random seed of the synthetic workload"),
       integer(

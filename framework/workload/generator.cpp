@@ -10,6 +10,7 @@
 #include "framework/core/dtype.h"
 #include "framework/core/error.h"
 #include "framework/core/parallel.h"
+#include "framework/core/size_limits.h"
 #include "framework/workload/rng.h"
 
 namespace unisparse {
@@ -77,6 +78,18 @@ void check_inputs(const PointConfig& point) {
   if (point.context_len < 1) fail("context_len", "must be positive");
   if (point.batch < 1) fail("batch", "must be positive");
   if (point.decode_steps < 0) fail("decode_steps", "must not be negative");
+  // Positions run over context and decode steps in int; tensor sizes are int64 element counts.
+  const int64_t tokens = int64_t{point.context_len} + point.decode_steps;
+  if (tokens > kMaxSequenceTokens)
+    fail("decode_steps", "context_len + decode_steps = " + std::to_string(tokens) +
+                             " exceeds the limit of " + std::to_string(kMaxSequenceTokens) +
+                             " tokens per sequence");
+  if (!product_within({point.batch, s.num_q_heads, tokens, s.head_dim}, kMaxTensorElements))
+    fail("batch", "batch x num_q_heads x (context_len + decode_steps) x head_dim = " +
+                      std::to_string(point.batch) + " x " + std::to_string(s.num_q_heads) + " x " +
+                      std::to_string(tokens) + " x " + std::to_string(s.head_dim) +
+                      " exceeds the limit of " + std::to_string(kMaxTensorElements) +
+                      " elements per tensor");
   if (k.num_sink_tokens < 0) fail("num_sink_tokens", "must not be negative");
   if (!(k.recency_scale > 0)) fail("recency_scale", "must be positive");
   if (!(k.segment_length_mean >= 1)) fail("segment_length_mean", "must be at least 1 token");

@@ -9,6 +9,7 @@
 
 #include "framework/core/dtype.h"
 #include "framework/core/error.h"
+#include "framework/core/size_limits.h"
 #include "framework/workload/head_selection.h"
 #include "framework/workload/safetensors.h"
 
@@ -182,6 +183,13 @@ TraceLayerInfo inspect(const SafetensorsReader& reader, int layer, const PointCo
     throw tensor_error(path, has_decode ? names.q_decode : names.q,
                        std::to_string(num_q_heads) + " query heads are not a multiple of " +
                            std::to_string(num_kv_heads) + " KV heads");
+  // Every extent of a non-empty tensor is bounded by the file's size; the token count must also fit
+  // the harness's sequence limit, positions being int.
+  if (T + trace_steps > kMaxSequenceTokens)
+    throw tensor_error(path, has_decode ? names.q_decode : names.k,
+                       std::to_string(T) + " prefill tokens + " + std::to_string(trace_steps) +
+                           " decode steps exceed the limit of " +
+                           std::to_string(kMaxSequenceTokens) + " tokens per sequence");
   if (model_named) {
     const ModelShape& m = point.shape;
     if (num_q_heads != m.num_q_heads || num_kv_heads != m.num_kv_heads || head_dim != m.head_dim)

@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "framework/config/params.h"
+#include "framework/core/size_limits.h"
 #include "tests/common/tiny_trace.h"
 #include "tests/config/yaml_test_files.h"
 
@@ -173,7 +174,7 @@ TEST_F(SweepConfigTest, EmptySectionsAreAllowed) {
 
 TEST_F(SweepConfigTest, OutOfRangeValues) {
   expect_contains(error_at(with_line(7, "  context_len: -5"), 7, "fixed.context_len"),
-                  {"must be >= 1, got -5"});
+                  {"must be in [1, " + std::to_string(kMaxSequenceTokens) + "], got -5"});
   expect_contains(error_at(with_line(8, "  page_size: 48"), 8, "fixed.page_size"),
                   {"power of two"});
   error_at(with_line(8, "  page_size: 0"), 8, "fixed.page_size");
