@@ -1,11 +1,13 @@
 #include "framework/workload/safetensors.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "framework/core/dtype.h"
 #include "framework/core/error.h"
+#include "framework/core/size_limits.h"
 
 namespace unisparse {
 namespace {
@@ -27,6 +29,46 @@ int element_bytes(const std::string& dtype) {
   if (dtype == "F32") return 4;
   if (dtype == "F16" || dtype == "BF16") return 2;
   return 0;
+}
+
+// Bits per element of every dtype of the safetensors format (the sub-byte float formats included),
+// so that each tensor's span is checked against its shape whether or not it is ever read; 0 for a
+// name the format does not define.
+int element_bits(const std::string& dtype) {
+  static const std::map<std::string, int, std::less<>> kBits{
+      {"BOOL", 8}, {"U8", 8},       {"I8", 8},       {"F8_E5M2", 8},  {"F8_E4M3", 8},
+      {"F8_E8M0", 8}, {"F4", 4},    {"F6_E2M3", 6},  {"F6_E3M2", 6},  {"I16", 16},
+      {"U16", 16}, {"F16", 16},     {"BF16", 16},    {"I32", 32},     {"U32", 32},
+      {"F32", 32}, {"I64", 64},     {"U64", 64},     {"F64", 64},     {"C64", 64}};
+  const auto it = kBits.find(dtype);
+  return it == kBits.end() ? 0 : it->second;
+}
+
+// Checks that an entry's data span is exactly what its dtype and shape need and lies inside the data
+// section of `data_bytes` bytes. Sizes are multiplied with overflow checks, so a shape whose byte
+// count would wrap around 2^64 (and match a short span) is refused like any other mismatch.
+void check_span(const std::string& path, const std::string& name, const SafetensorsEntry& entry,
+                uint64_t data_bytes) {
+  auto bad = [&](const std::string& message) { return tensor_error(path, name, message); };
+  const int bits = element_bits(entry.dtype);
+  if (bits == 0) throw bad("unknown dtype '" + entry.dtype + "'");
+  const std::string described = entry.dtype + " " + shape_text(entry.shape);
+  if (entry.data_end > data_bytes)
+    throw bad("truncated data: 'data_offsets' end " + std::to_string(entry.data_end) +
+              " lies beyond the data section (" + std::to_string(data_bytes) + " bytes)");
+  std::vector<int64_t> factors = entry.shape;
+  factors.push_back(bits);
+  // A tensor cannot hold more bits than the data section; the bound keeps the product from wrapping.
+  const auto bits_needed =
+      product_within(factors, static_cast<int64_t>(std::min<uint64_t>(data_bytes, INT64_MAX / 8) * 8));
+  if (!bits_needed)
+    throw bad(described + " needs more bytes than the whole data section (" +
+              std::to_string(data_bytes) + " bytes)");
+  const uint64_t span = entry.data_end - entry.data_begin;
+  if (*bits_needed % 8 != 0 || static_cast<uint64_t>(*bits_needed / 8) != span)
+    throw bad("data_offsets span " + std::to_string(span) + " bytes, but " + described +
+              " needs " + (*bits_needed % 8 ? std::to_string(*bits_needed) + " bits"
+                                             : std::to_string(*bits_needed / 8)));
 }
 
 std::string safetensors_name(DType dtype) {
@@ -93,7 +135,7 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(header);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error; out_of_range: a huge number
     throw file_error(path, std::string("header is not valid JSON: ") + e.what());
   }
   if (!json.is_object()) throw file_error(path, "header is not a JSON object");
@@ -108,6 +150,7 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
       continue;
     }
     entries_[name] = parse_entry(path, name, value);
+    check_span(path, name, entries_[name], file_size_ - data_offset_);
   }
 }
 
@@ -123,22 +166,13 @@ const SafetensorsEntry& SafetensorsReader::entry(const std::string& name) const 
   return it->second;
 }
 
-std::vector<char> SafetensorsReader::read_bytes(const std::string& name, const SafetensorsEntry& e,
-                                                int bytes_per_element) {
-  const auto count = static_cast<uint64_t>(Tensor::count(e.shape));
-  const uint64_t expected_bytes = count * bytes_per_element;
-  if (e.data_end - e.data_begin != expected_bytes)
-    throw tensor_error(path_, name, "data_offsets span " + std::to_string(e.data_end - e.data_begin) +
-                                        " bytes, but " + e.dtype + " " + shape_text(e.shape) +
-                                        " needs " + std::to_string(expected_bytes));
-  if (data_offset_ + e.data_end > file_size_)
-    throw tensor_error(path_, name, "truncated data: the tensor ends at byte " +
-                                        std::to_string(data_offset_ + e.data_end) +
-                                        " but the file has " + std::to_string(file_size_));
-  std::vector<char> raw(expected_bytes);
+std::vector<char> SafetensorsReader::read_bytes(const std::string& name,
+                                                const SafetensorsEntry& e) {
+  // The constructor checked the span against dtype, shape and file size (check_span).
+  std::vector<char> raw(e.data_end - e.data_begin);
   file_.clear();
   file_.seekg(static_cast<std::streamoff>(data_offset_ + e.data_begin));
-  if (!file_.read(raw.data(), static_cast<std::streamsize>(expected_bytes)))
+  if (!file_.read(raw.data(), static_cast<std::streamsize>(raw.size())))
     throw tensor_error(path_, name, "cannot read the data");
   return raw;
 }
@@ -148,7 +182,7 @@ Tensor SafetensorsReader::read(const std::string& name) {
   const int bytes_per_element = element_bytes(e.dtype);
   if (bytes_per_element == 0)
     throw tensor_error(path_, name, "unsupported dtype '" + e.dtype + "' (expected F16, BF16 or F32)");
-  const std::vector<char> raw = read_bytes(name, e, bytes_per_element);
+  const std::vector<char> raw = read_bytes(name, e);
 
   Tensor tensor(e.shape);
   float* out = tensor.data();
@@ -170,7 +204,7 @@ std::vector<int32_t> SafetensorsReader::read_int32(const std::string& name) {
   const SafetensorsEntry& e = entry(name);
   if (e.dtype != "I32")
     throw tensor_error(path_, name, "dtype is '" + e.dtype + "', expected I32");
-  const std::vector<char> raw = read_bytes(name, e, 4);
+  const std::vector<char> raw = read_bytes(name, e);
   std::vector<int32_t> values(raw.size() / 4);
   std::memcpy(values.data(), raw.data(), raw.size());
   return values;

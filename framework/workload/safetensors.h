@@ -23,8 +23,10 @@ struct SafetensorsEntry {
 };
 
 // An open safetensors file whose header has been read and checked; tensors are read on demand, so
-// a multi-layer trace is not loaded whole. Every failure is an InputError naming the file (and the
-// tensor where there is one).
+// a multi-layer trace is not loaded whole. The header check covers every tensor before anything is
+// allocated from it: a dtype of the format, a shape whose size (multiplied without overflow) is
+// exactly its data span, and a span inside the file. Every failure is an InputError naming the file
+// (and the tensor where there is one).
 class SafetensorsReader {
  public:
   explicit SafetensorsReader(const std::string& path);
@@ -39,9 +41,8 @@ class SafetensorsReader {
   std::vector<int32_t> read_int32(const std::string& name);  // I32 only; InputError as read()
 
  private:
-  // The raw bytes of a tensor after checking that its data span matches dtype and shape.
-  std::vector<char> read_bytes(const std::string& name, const SafetensorsEntry& e,
-                               int bytes_per_element);
+  // The raw bytes of a tensor's data span.
+  std::vector<char> read_bytes(const std::string& name, const SafetensorsEntry& e);
 
   std::string path_;
   std::ifstream file_;

@@ -47,7 +47,7 @@ nlohmann::json parse_metadata_json(const std::string& path, const std::string& k
                                    const std::string& text) {
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error; out_of_range: a huge number
     throw metadata_error(path, key, std::string("not valid JSON: ") + e.what());
   }
 }
