@@ -1,7 +1,6 @@
 #include "framework/results/points_file.h"
 
-#include <stdexcept>
-
+#include "framework/core/error.h"
 #include "framework/results/file_io.h"
 
 namespace unisparse {
@@ -30,8 +29,7 @@ PointsFile parse_points_jsonl(const std::string& text, const std::string& path_f
       break;
     }
     if (row.is_discarded() || !row.is_object()) {
-      throw std::runtime_error(path_for_errors + ":" + std::to_string(line_number) +
-                               ": not a JSON object");
+      throw input_error(path_for_errors, line_number, "", "not a JSON object");
     }
     file.rows.push_back(std::move(row));
     file.valid_bytes = next_start;

@@ -16,8 +16,8 @@ struct PointsFile {
   bool had_truncated_tail = false;
 };
 
-// Throws std::runtime_error ("path:line: ...") for a line that is not a JSON object, unless it is
-// the last line and lacks its newline.
+// Throws InputError ("path:line: ...", bad input: the CLI exits with 2) for a line that is not a
+// JSON object, unless it is the last line and lacks its newline.
 PointsFile parse_points_jsonl(const std::string& text, const std::string& path_for_errors);
 
 PointsFile read_points_jsonl(const std::string& path);
