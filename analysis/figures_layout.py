@@ -3,10 +3,11 @@ figure-wide legend, and the log2 context / size axes."""
 
 import textwrap
 
-from points import number
-from style import add_legend  # noqa: F401  (re-exported for the figure modules)
+from analysis.frames import format_value
+from analysis.style import add_legend  # noqa: F401  (re-exported for the figure modules)
 
 CAPTION_WIDTH = 120
+STEP_TIME_LABEL = "decode step time (µs, median, one layer)"
 
 
 def caption(letter, what, source, results_dir, details=()):
@@ -20,14 +21,18 @@ def caption(letter, what, source, results_dir, details=()):
 
 
 def context_label(context):
-    """'131072' -> '128k'; other values as they are."""
-    value = number(context)
-    return f"{int(value) // 1024}k" if value and value >= 1024 and value % 1024 == 0 else context
+    """131072 -> '128k'; other values as they are."""
+    text = format_value(context)
+    try:
+        value = int(text)
+    except ValueError:
+        return text
+    return f"{value // 1024}k" if value >= 1024 and value % 1024 == 0 else text
 
 
 def log2_axis(panel, values, labels=None):
-    """A log2 x axis with a tick at each of values (strings of numbers)."""
+    """A log2 x axis with a tick at each of values (numbers)."""
     panel.set_xscale("log", base=2)
     panel.set_xticks([float(v) for v in values])
-    panel.set_xticklabels(labels or values)
+    panel.set_xticklabels(labels or [format_value(v) for v in values])
     panel.minorticks_off()

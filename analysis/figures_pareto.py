@@ -7,20 +7,20 @@ its own front.
 
 import os
 
-import style
-from figures_accuracy import tradeoff_rows
-from figures_layout import add_legend, caption, context_label
-from figures_runs import Source, pin_unplotted, report
-from points import distinct_values, number
+from analysis import style
+from analysis.figures_accuracy import tradeoff_source
+from analysis.figures_layout import STEP_TIME_LABEL, add_legend, caption, context_label
+from analysis.figures_runs import Source, column_is, pin_unplotted, report
+from analysis.frames import distinct_values, format_value, numeric
+from analysis.metrics import METRIC_LABELS
+from analysis.params import label, param_table, short_name
 
 KNOBS = ["page_size", "logical_page_size", "token_budget", "reuse_interval"]
-KNOB_SHORT = {"page_size": "P", "logical_page_size": "L", "token_budget": "B", "reuse_interval": "R"}
-# y of each panel: (title, function of a row giving higher-is-better accuracy or None).
+# y of each panel: (title, higher-is-better accuracy of each point, NaN where it has none).
 ACCURACY_AXES = [
-    ("attention recall (share of mass)", lambda row: number(row.get("attn_recall"))),
+    (METRIC_LABELS["attn_recall"], lambda points: numeric(points, "attn_recall")),
     ("1 - output error (mean relative L2)",
-     lambda row: None if number(row.get("out_rel_l2_mean")) is None
-     else 1.0 - number(row.get("out_rel_l2_mean"))),
+     lambda points: 1.0 - numeric(points, "out_rel_l2_mean")),
 ]
 LABELLED_PER_FRONT = 4
 
@@ -42,8 +42,16 @@ def pareto_front(points):
     return front
 
 
-def knob_label(row):
-    return " ".join(f"{KNOB_SHORT[k]}{row[k]}" for k in KNOBS if row.get(k, "") != "")
+def knob_letters(table):
+    """{knob: one capital letter for the point labels}, from the table's short names (page, logical,
+    budget, reuse: P, L, B, R)."""
+    return {knob: short_name(knob, table)[0].upper() for knob in KNOBS}
+
+
+def knob_label(row, letters):
+    """'P64 L16 B4096 R4' for a row (a pandas Series); knobs it has no value for are left out."""
+    return " ".join(f"{letters[knob]}{format_value(row[knob])}" for knob in KNOBS
+                    if knob in row.index and format_value(row[knob]) != "")
 
 
 def evenly_spaced(items, count):
@@ -57,46 +65,52 @@ def plot_pareto(results_dir, out_dir):
     """(f): one panel per accuracy measure; every point grey-ish by context, its front drawn as a
     step line with the optimal points ringed and a few labelled P<page> L<logical> B<budget>
     R<reuse>. Returns the files written."""
-    source = tradeoff_rows(results_dir, "f")
+    source = tradeoff_source(results_dir, "f")
     if source is None:
         return []
-    rows = [row for row in source.rows if number(row.get("time_us")) is not None
-            and any(accuracy(row) is not None for _, accuracy in ACCURACY_AXES)]
-    rows, pinned = pin_unplotted(rows, set(KNOBS) | {"context_len"})
+    points = source.points
+    has_accuracy = ACCURACY_AXES[0][1](points).notna()
+    for _, accuracy in ACCURACY_AXES[1:]:
+        has_accuracy |= accuracy(points).notna()
+    points = points[numeric(points, "time_us").notna() & has_accuracy]
+    points, pinned = pin_unplotted(points, set(KNOBS) | {"context_len"})
     axes = [(name, accuracy) for name, accuracy in ACCURACY_AXES
-            if any(accuracy(row) is not None for row in rows)]
+            if accuracy(points).notna().any()]
     if not axes:
         report("f", "skipped: no row has both time_us and an accuracy value")
         return []
-    contexts = distinct_values(rows, "context_len") or [""]
+    table = param_table(points)
+    letters = knob_letters(table)
+    contexts = distinct_values(points, "context_len")
     figure, panels = style.new_figure(len(axes))
     for panel, (name, accuracy) in zip(panels, axes):
         for index, context in enumerate(contexts):
-            members = [row for row in rows if row.get("context_len", "") == context
-                       and accuracy(row) is not None]
-            points = [(number(row["time_us"]), accuracy(row)) for row in members]
-            if not points:
+            members = points[column_is(points, "context_len", context) & accuracy(points).notna()]
+            pairs = list(zip(numeric(members, "time_us"), accuracy(members)))
+            if not pairs:
                 continue
             colour = style.color(index)
-            panel.scatter([p[0] for p in points], [p[1] for p in points], s=10, alpha=0.3,
+            panel.scatter([p[0] for p in pairs], [p[1] for p in pairs], s=10, alpha=0.3,
                           color=colour, label=f"all points, context {context_label(context)}")
-            front = pareto_front(points)
-            front_points = [points[i] for i in front]
-            panel.step([p[0] for p in front_points], [p[1] for p in front_points], where="post",
+            front = pareto_front(pairs)
+            front_pairs = [pairs[i] for i in front]
+            panel.step([p[0] for p in front_pairs], [p[1] for p in front_pairs], where="post",
                        color=colour, linewidth=1.2)
-            panel.scatter([p[0] for p in front_points], [p[1] for p in front_points], s=36,
+            panel.scatter([p[0] for p in front_pairs], [p[1] for p in front_pairs], s=36,
                           facecolors="none", edgecolors=colour, linewidths=1.2,
                           label=f"Pareto-optimal, context {context_label(context)}")
             for i in evenly_spaced(front, LABELLED_PER_FRONT):
-                panel.annotate(knob_label(members[i]), points[i], textcoords="offset points",
-                               xytext=(4, 4), fontsize=6.5, color=colour)
-            report("f", f"{name}, context {context}: {len(front)} of {len(points)} points optimal")
-        panel.set_xlabel("decode step time (µs, median, one layer)")
+                panel.annotate(knob_label(members.iloc[i], letters), pairs[i],
+                               textcoords="offset points", xytext=(4, 4), fontsize=6.5,
+                               color=colour)
+            report("f", f"{name}, context {format_value(context)}: {len(front)} of {len(pairs)} "
+                   "points optimal")
+        panel.set_xlabel(STEP_TIME_LABEL)
         panel.set_ylabel(name)
         panel.set_title(f"{name} vs time")
     add_legend(figure, panels)
-    details = ["labels: P physical page, L logical page, B token budget, R reuse interval"] + pinned
+    details = ["labels: " + ", ".join(f"{letters[knob]} {label(knob, table)}" for knob in KNOBS)]
     figure.suptitle(caption("f", "Accuracy-latency Pareto front over page, logical page, budget and "
-                            "reuse", Source(rows, source.run_dirs, source.note), results_dir,
-                            details))
+                            "reuse", Source(points, source.run_dirs, source.note), results_dir,
+                            details + pinned))
     return style.save(figure, os.path.join(out_dir, "f_pareto_accuracy_latency"))

@@ -1,4 +1,4 @@
-"""Which committed runs a figure reads, and how its rows are narrowed to one setting per knob.
+"""Which committed runs a figure reads, and how its points are narrowed to one setting per knob.
 
 results/<sweep>/<run-id>/points.csv: when a sweep has several runs, the newest by meta.json
 start_time_utc is used (a run without meta.json sorts before any run with one, then by run id).
@@ -6,35 +6,40 @@ When a figure's GPU sweeps hold no CUDA rows, it falls back to CPU rows: first t
 sweeps, then the committed CPU quick-sweep baseline.
 """
 
-import json
 import os
 from dataclasses import dataclass, field
 
-from points import AXES, distinct_values, load_rows, number, ok_rows
+import pandas as pd
+
+from analysis.axes import AVERAGED_AXES, swept_axes
+from analysis.frames import distinct_values, format_value
+from analysis.params import param_table, short_name
+from analysis.results import load_run, ok_points, read_meta
 
 CPU_BASELINE = os.path.join("baselines", "quick")
 
-# The paper's defaults (DESIGN.md §1): where a figure does not plot a knob, it is pinned to this value
-# when the rows hold it, else to the smallest value they hold.
+# The paper's defaults (LServe: 64-token physical pages, 16-token logical pages, a 4096-token
+# budget, reuse interval 4): where a figure does not plot a knob, it is pinned to this value when
+# the points hold it, else to the smallest value they hold.
 DEFAULT_KNOBS = {
-    "page_size": "64",
-    "logical_page_size": "16",
-    "token_budget": "4096",
-    "reuse_interval": "4",
+    "page_size": 64,
+    "logical_page_size": 16,
+    "token_budget": 4096,
+    "reuse_interval": 4,
     "gqa_selection": "per_query_head",
-    "batch": "1",
+    "batch": 1,
     "kv_dtype": "fp16",
-    "streaming_fraction": "0.5",
-    "local_tokens": "256",
-    "block_size": "64",
+    "streaming_fraction": 0.5,
+    "local_tokens": 256,
+    "block_size": 64,
 }
 
 
 @dataclass
 class Source:
-    """The ok rows a figure draws, the run directories they come from, and what the title should say
-    about them (e.g. that they are CPU rows standing in for a missing GPU run)."""
-    rows: list
+    """The ok points a figure draws, the run directories they come from, and what the title should
+    say about them (e.g. that they are CPU rows standing in for a missing GPU run)."""
+    points: pd.DataFrame
     run_dirs: list = field(default_factory=list)
     note: str = ""
 
@@ -47,20 +52,20 @@ class Source:
 
 def start_time(run_dir):
     """meta.json start_time_utc (ISO 8601, so it sorts as text), or '' when there is none."""
-    try:
-        with open(os.path.join(run_dir, "meta.json"), encoding="utf-8") as handle:
-            return str(json.load(handle).get("start_time_utc", ""))
-    except (OSError, ValueError):
-        return ""
+    return str(read_meta(run_dir).get("start_time_utc", ""))
+
+
+def runs_of(results_dir, sweep):
+    sweep_dir = os.path.join(results_dir, sweep)
+    if not os.path.isdir(sweep_dir):
+        return []
+    return [os.path.join(sweep_dir, name) for name in sorted(os.listdir(sweep_dir))
+            if os.path.isfile(os.path.join(sweep_dir, name, "points.csv"))]
 
 
 def newest_run(results_dir, sweep):
     """The run directory of sweep with the latest start time, or None when the sweep has no run."""
-    sweep_dir = os.path.join(results_dir, sweep)
-    if not os.path.isdir(sweep_dir):
-        return None
-    runs = [os.path.join(sweep_dir, name) for name in os.listdir(sweep_dir)
-            if os.path.isfile(os.path.join(sweep_dir, name, "points.csv"))]
+    runs = runs_of(results_dir, sweep)
     if not runs:
         return None
     return max(runs, key=lambda run_dir: (start_time(run_dir), os.path.basename(run_dir)))
@@ -84,19 +89,46 @@ def newest_runs(results_dir, prefixes):
     return runs
 
 
-def rows_of(run_dirs, keep):
-    """(ok rows of run_dirs for which keep(row) holds, the run dirs that gave any)."""
-    rows, used = [], []
+def runs_read(results_dir):
+    """Every run a figure may read: the newest run of each sweep folder, and the CPU baseline."""
+    if not os.path.isdir(results_dir):
+        return []
+    runs = [newest_run(results_dir, name) for name in sorted(os.listdir(results_dir))]
+    baseline = os.path.join(results_dir, CPU_BASELINE)
+    if os.path.isfile(os.path.join(baseline, "points.csv")):
+        runs.append(baseline)
+    return list(dict.fromkeys(run_dir for run_dir in runs if run_dir))
+
+
+def points_of(run_dirs, keep):
+    """(ok points of run_dirs where keep(points) is true, the run dirs that gave any). keep maps a
+    run's ok points to a boolean Series."""
+    frames, used = [], []
     for run_dir in run_dirs:
-        selected = [row for row in ok_rows(load_rows(run_dir)) if keep(row)]
-        if selected:
-            rows += selected
+        ok = ok_points(load_run(run_dir))
+        selected = ok[keep(ok)]
+        if not selected.empty:
+            frames.append(selected)
             used.append(run_dir)
-    return rows, used
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), used
 
 
-def gpu_rows_or_cpu(results_dir, prefixes, phase, gpu_backends=("cuda",)):
-    """The ok rows of the newest run of each sweep named by prefixes, for the given phase.
+def column_is(points, column, value):
+    """Rows whose column equals value (False everywhere when the column is absent)."""
+    if column not in points.columns:
+        return pd.Series(False, index=points.index)
+    return points[column] == value
+
+
+def of_phase(points, phase):
+    """Rows of phase; every row when the run has no phase column (a peers run of one phase)."""
+    if "phase" not in points.columns:
+        return pd.Series(True, index=points.index)
+    return points["phase"] == phase
+
+
+def gpu_points_or_cpu(results_dir, prefixes, phase, gpu_backends=("cuda",)):
+    """The ok points of the newest run of each sweep named by prefixes, for the given phase.
 
     CUDA rows (plus any other gpu_backends) when there are some; otherwise the CPU rows of those
     runs; otherwise the CPU rows of the committed quick-sweep baseline, with a note saying so.
@@ -104,82 +136,89 @@ def gpu_rows_or_cpu(results_dir, prefixes, phase, gpu_backends=("cuda",)):
     runs = newest_runs(results_dir, prefixes)
     sweeps = "/".join(prefixes)
 
-    def of_phase(row):
-        return row.get("phase", phase) == phase
+    def gpu(points):
+        return of_phase(points, phase) & points["backend"].isin(gpu_backends)
 
-    rows, used = rows_of(runs, lambda row: of_phase(row) and row.get("backend") in gpu_backends)
-    if any(row.get("backend") == "cuda" for row in rows):
-        return Source(rows, used)
-    rows, used = rows_of(runs, lambda row: of_phase(row) and row.get("backend") == "cpu")
-    if rows:
-        return Source(rows, used, f"CPU backend: no GPU rows in {sweeps}")
+    def cpu(points):
+        return of_phase(points, phase) & column_is(points, "backend", "cpu")
+
+    points, used = points_of(runs, gpu)
+    if column_is(points, "backend", "cuda").any():
+        return Source(points, used)
+    points, used = points_of(runs, cpu)
+    if not points.empty:
+        return Source(points, used, f"CPU backend: no GPU rows in {sweeps}")
     baseline = os.path.join(results_dir, CPU_BASELINE)
     if os.path.isfile(os.path.join(baseline, "points.csv")):
-        rows, used = rows_of([baseline], lambda row: of_phase(row) and row.get("backend") == "cpu")
-        if rows:
-            return Source(rows, used, f"CPU quick baseline: no GPU run of {sweeps}")
-    return Source([], [], f"no {phase} rows in {sweeps} nor in the CPU baseline")
+        points, used = points_of([baseline], cpu)
+        if not points.empty:
+            return Source(points, used, f"CPU quick baseline: no GPU run of {sweeps}")
+    return Source(pd.DataFrame(), [], f"no {phase} rows in {sweeps} nor in the CPU baseline")
 
 
 def same_value(cell, wanted):
-    left, right = number(cell), number(wanted)
-    if left is not None and right is not None:
-        return left == right
-    return cell == wanted
+    """Equal as numbers when both are numbers (64 and 64.0), else as they are."""
+    try:
+        return float(cell) == float(wanted)
+    except (TypeError, ValueError):
+        return cell == wanted
 
 
 # The logical page of hierarchical paging in the paging figures (LServe's 16-token logical pages).
-HIERARCHICAL_LOGICAL_PAGE = "16"
+HIERARCHICAL_LOGICAL_PAGE = 16
 
 
-def paging_variants(rows):
+def paging_variants(points):
     """Flat paging (logical page = physical page) and hierarchical paging (16-token logical pages in
-    physical pages of at least 16) as (label, rows, line style, marker), the lines the paging
+    physical pages of at least 16) as (label, points, line style, marker), the lines the paging
     figures draw."""
-    flat = [row for row in rows if same_value(row["logical_page_size"], row["page_size"])]
-    hierarchical = [row for row in rows
-                    if same_value(row["logical_page_size"], HIERARCHICAL_LOGICAL_PAGE)
-                    and number(row["page_size"]) >= number(HIERARCHICAL_LOGICAL_PAGE)]
+    flat = points[points["logical_page_size"] == points["page_size"]]
+    hierarchical = points[(points["logical_page_size"] == HIERARCHICAL_LOGICAL_PAGE)
+                          & (points["page_size"] >= HIERARCHICAL_LOGICAL_PAGE)]
     return [("flat (logical = physical)", flat, "-", "o"),
             (f"hierarchical (logical {HIERARCHICAL_LOGICAL_PAGE})", hierarchical, "--", "s")]
 
 
-def pin(rows, column, preferred=None, otherwise="smallest"):
-    """(rows holding one value of column, that value). The value is preferred when some row has it,
-    else the smallest (or largest) value present. Rows without the column are returned untouched."""
-    values = distinct_values(rows, column)
+def pin(points, column, preferred=None, otherwise="smallest"):
+    """(points holding one value of column, that value). The value is preferred when some row has
+    it, else the smallest (or largest) value present. Points without the column are returned
+    untouched."""
+    values = distinct_values(points, column)
     if not values:
-        return rows, None
+        return points, None
     chosen = next((v for v in values if preferred is not None and same_value(v, preferred)), None)
     if chosen is None:
         chosen = values[0] if otherwise == "smallest" else values[-1]
-    return [row for row in rows if row.get(column, "") == chosen], chosen
+    return points[points[column] == chosen], chosen
 
 
-def pin_unplotted(rows, plotted, preferred=None):
-    """Pins every axis outside plotted that takes several values, to preferred[axis] or else
-    DEFAULT_KNOBS[axis] where the rows hold it. Returns (rows, ['axis=value' for each knob pinned])."""
+def pin_unplotted(points, plotted, preferred=None):
+    """Pins every swept axis outside plotted that takes several values, to preferred[axis] or else
+    DEFAULT_KNOBS[axis] where the points hold it; the layers of a trace sweep are averaged instead.
+    Returns (points, ['axis=value' for each knob pinned, 'mean over <axis>' for each averaged])."""
     wanted = {**DEFAULT_KNOBS, **(preferred or {})}
     notes = []
-    for axis in AXES:
-        if axis in plotted or len(distinct_values(rows, axis)) < 2:
+    if points.empty:
+        return points, notes
+    for axis in swept_axes(points):
+        if axis in plotted or len(distinct_values(points, axis)) < 2:
             continue
-        rows, value = pin(rows, axis, wanted.get(axis))
-        notes.append(f"{axis}={value}")
-    return rows, notes
+        if axis in AVERAGED_AXES:
+            notes.append(f"mean over {len(distinct_values(points, axis))} "
+                         f"{short_name(axis, param_table(points))} values")
+            continue
+        points, value = pin(points, axis, wanted.get(axis))
+        notes.append(f"{axis}={format_value(value)}")
+    return points, notes
 
 
-def mean_by(rows, keys, metric):
-    """{tuple of the keys' cells: mean of metric} over rows where metric is a number."""
-    sums = {}
-    for row in rows:
-        value = number(row.get(metric))
-        if value is None:
-            continue
-        cell = sums.setdefault(tuple(row.get(key, "") for key in keys), [0.0, 0])
-        cell[0] += value
-        cell[1] += 1
-    return {key: total / count for key, (total, count) in sums.items()}
+def mean_by(points, keys, metric):
+    """The mean of metric per combination of the keys' values (a Series indexed by them), over the
+    rows where metric is a number; combinations without one are left out."""
+    if points.empty or metric not in points.columns:
+        return pd.Series(dtype=float)
+    values = pd.to_numeric(points[metric], errors="coerce")
+    return values.groupby([points[key] for key in keys]).mean().dropna()
 
 
 def report(letter, message):

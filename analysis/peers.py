@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Peer timings on the GPU: torch SDPA dense decode on the shapes of sweeps/decode_dense*.yaml.
 
-Writes rows of the results schema (DESIGN.md §5) into RUN_DIR/points.jsonl and RUN_DIR/points.csv
-(appended when the files exist, using the existing CSV header), one row per (shape, SDPA backend):
+Writes rows of the results schema (README "Results") into RUN_DIR/points.jsonl and
+RUN_DIR/points.csv (appended when the files exist, using the existing CSV header), one row per
+(shape, SDPA backend):
 backend "torch_sdpa_flash", "torch_sdpa_efficient", "torch_sdpa_cudnn"; time_us is the median step
 time with min/max, bytes_model the K/V bytes one decode step must read, achieved_gbps their rate.
 
@@ -33,7 +34,7 @@ BACKENDS = {
     "torch_sdpa_efficient": SDPBackend.EFFICIENT_ATTENTION,
     "torch_sdpa_cudnn": SDPBackend.CUDNN_ATTENTION,
 }
-# DESIGN.md §5: the columns every points.csv carries.
+# The columns every points.csv carries (README "Results").
 COLUMNS = (
     "sweep point_id status reason phase backend mode model workload context_len batch num_q_heads "
     "num_kv_heads head_dim dtype kv_dtype page_size logical_page_size token_budget reuse_interval "

@@ -1,5 +1,5 @@
 """Prefill peers on the GPU: torch SDPA (flash and cuDNN backends) and FlexAttention, on the shapes
-and masks of the prefill sweeps, written as rows of the results schema (DESIGN.md §5).
+and masks of the prefill sweeps, written as rows of the results schema (README "Results").
 
 Masks: dense causal; half of the KV heads streaming (sink 128 + local 4096); every head streaming
 (sink 128 + local 1024 and 4096). SDPA takes no block mask, so it runs the dense case only (the
@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.nn.attention.flex_attention import BlockMask, flex_attention
 
-# DESIGN.md §5 columns, in order; a metric that does not apply stays empty.
+# The columns every points.csv carries (README "Results"), in order; a metric that does not apply
+# stays empty.
 COLUMNS = [
     "sweep", "point_id", "status", "reason", "phase", "backend", "mode", "model", "workload",
     "context_len", "batch", "num_q_heads", "num_kv_heads", "head_dim", "dtype", "kv_dtype",

@@ -1,86 +1,128 @@
-#!/usr/bin/env python3
 """A markdown summary of one run for notes and READMEs.
 
-    summarize.py RUN_DIR [--max-rows N]
+    python -m analysis.summarize RUN_DIR [--max-rows N]
 
-Prints a table of the ok points (backend, the swept axes, the accuracy metrics and the median time
-that the run has), then the skipped and failed points grouped by reason.
+Prints a table of the ok points (backend, the swept axes, the accuracy metrics and the times the
+run has; the layers of a whole-model trace sweep averaged, as the table says), then the skipped and
+failed points grouped by reason.
 """
 
 import argparse
-import os
 import sys
-from collections import Counter
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pandas as pd
 
-from points import (ACCURACY_METRICS, distinct_values, format_value, load_rows,  # noqa: E402
-                    number, ok_rows, present_columns, run_identity, swept_axes)
+from analysis.axes import AVERAGED_AXES, swept_axes
+from analysis.errors import InputError
+from analysis.frames import distinct_values, format_value, markdown_table, numeric, present_columns
+from analysis.metrics import ACCURACY_METRICS, TIME_METRICS
+from analysis.params import param_table, short_name
+from analysis.results import load_run, ok_points, run_identity
 
-TIME_COLUMNS = ["time_us", "time_selector_us", "time_attention_us", "time_prefill_us", "achieved_gbps"]
-
-
-def markdown_table(header, body):
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in body]
-    return "\n".join(lines)
+# What the tensors are; the summary adds every plan-role parameter (what the sparsity is).
+WORKLOAD_HEADLINE = ["phase", "model", "workload", "context_len"]
 
 
-def sort_key(row, axes):
-    """Numeric axis values sort as numbers, others as text; numbers first."""
-    key = []
-    for axis in axes:
-        value = number(row.get(axis))
-        key.append((0, value, "") if value is not None else (1, 0.0, row.get(axis, "")))
-    return key
+def status_line(points):
+    counts = points["status"].fillna("no status").value_counts().sort_index()
+    return f"{len(points)} points: " + ", ".join(f"{count} {status}"
+                                                  for status, count in counts.items())
+
+
+def fixed_line(ok, shown, table):
+    """'Fixed: phase=decode, ...' for the headline settings that take one value among ok."""
+    plan = [key for key in table.index if table.at[key, "role"] == "plan"]
+    fixed = [column for column in dict.fromkeys(WORKLOAD_HEADLINE + plan)
+             if column in ok.columns and column not in shown
+             and len(distinct_values(ok, column)) == 1]
+    if not fixed:
+        return None
+    return "Fixed: " + ", ".join(f"{c}={format_value(distinct_values(ok, c)[0])}" for c in fixed)
+
+
+def averaging_line(averaged, group_sizes, ok, table):
+    """What the table's means are over, or None when every row is one point."""
+    if averaged:
+        return "Metrics are means over " + ", ".join(
+            f"{short_name(axis, table)} ({len(distinct_values(ok, axis))} values)"
+            for axis in averaged) + "."
+    if (group_sizes > 1).any():
+        return ("Metrics are means over the rows that share these values (up to "
+                f"{group_sizes.max()} rows).")
+    return None
+
+
+def ok_table(ok, table, max_rows=None):
+    """The markdown lines of the ok points: one row per backend and swept-axis values, the metrics
+    averaged over the axes a table does not show (the layers)."""
+    axes = swept_axes(ok, table)
+    shown = ["backend"] + [axis for axis in axes if axis not in AVERAGED_AXES]
+    averaged = [axis for axis in axes if axis in AVERAGED_AXES]
+    metrics = present_columns(ok, ACCURACY_METRICS + TIME_METRICS)
+    groups = ok.assign(**{metric: numeric(ok, metric) for metric in metrics}).groupby(
+        shown, dropna=False, sort=True)
+    rows = groups[metrics].mean().reset_index()
+    lines = [line for line in (fixed_line(ok, shown, table),
+                               averaging_line(averaged, groups.size(), ok, table)) if line]
+    lines = [part for line in lines for part in (line, "")]
+    shown_rows = rows if max_rows is None else rows.head(max_rows)
+    body = [[format_value(value) for value in row]
+            for row in shown_rows[shown + metrics].itertuples(index=False)]
+    lines.append(markdown_table(shown + metrics, body))
+    if len(shown_rows) < len(rows):
+        lines.append(f"\n({len(rows) - len(shown_rows)} more ok rows not shown)")
+    lines.append("")
+    return lines
+
+
+def not_ok_table(points):
+    """The skipped and failed points, counted per (status, reason), most common first."""
+    not_ok = points[points["status"] != "ok"]
+    if not_ok.empty:
+        return []
+    reasons = not_ok["reason"] if "reason" in not_ok.columns else None
+    counts = (pd.DataFrame({"status": not_ok["status"].fillna(""),
+                            "reason": "" if reasons is None else reasons.fillna("")})
+              .value_counts().reset_index(name="points")
+              .sort_values(["points", "status", "reason"], ascending=[False, True, True]))
+    body = [[status, str(count), reason]
+            for status, reason, count in counts.itertuples(index=False)]
+    return [markdown_table(["status", "points", "reason"], body), ""]
 
 
 def summarize(run_dir, max_rows=None):
-    rows = load_rows(run_dir)
-    ok = ok_rows(rows)
-    sweep, run_id = run_identity(run_dir, rows)
-    statuses = Counter(row.get("status", "") for row in rows)
-    lines = [f"## {sweep} / {run_id}", ""]
-    lines.append(f"{len(rows)} points: " +
-                 ", ".join(f"{count} {status or 'no status'}" for status, count in sorted(statuses.items())))
-    lines.append("")
-
-    if ok:
-        axes = ["backend"] + swept_axes(ok)
-        fixed = [column for column in ["phase", "mode", "model", "workload", "context_len",
-                                       "page_size", "logical_page_size", "token_budget",
-                                       "reuse_interval"]
-                 if column not in axes and len(distinct_values(ok, column)) == 1]
-        if fixed:
-            lines.append("Fixed: " + ", ".join(f"{c}={format_value(ok[0][c])}" for c in fixed))
-            lines.append("")
-        metrics = present_columns(ok, ACCURACY_METRICS + TIME_COLUMNS)
-        ordered = sorted(ok, key=lambda row: sort_key(row, axes))
-        shown = ordered if max_rows is None else ordered[:max_rows]
-        body = [[format_value(row.get(column, "")) for column in axes + metrics] for row in shown]
-        lines.append(markdown_table(axes + metrics, body))
-        if len(shown) < len(ordered):
-            lines.append(f"\n({len(ordered) - len(shown)} more ok rows not shown)")
-        lines.append("")
-
-    not_ok = Counter((row.get("status", ""), row.get("reason", "")) for row in rows
-                     if row.get("status") != "ok")
-    if not_ok:
-        body = [[status, str(count), reason] for (status, reason), count in
-                sorted(not_ok.items(), key=lambda item: (-item[1], item[0]))]
-        lines.append(markdown_table(["status", "points", "reason"], body))
-        lines.append("")
+    points = load_run(run_dir)
+    if "backend" not in points.columns:
+        points = points.assign(backend="")
+    ok = ok_points(points)
+    sweep, run_id = run_identity(points)
+    lines = [f"## {sweep} / {run_id}", "", status_line(points), ""]
+    if not ok.empty:
+        lines += ok_table(ok, param_table(points), max_rows)
+    lines += not_ok_table(points)
     return "\n".join(lines)
 
 
+def non_negative(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m analysis.summarize",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", metavar="RUN_DIR", help="results/<sweep>/<run-id>")
-    parser.add_argument("--max-rows", type=int, default=None, help="show at most this many ok rows")
+    parser.add_argument("--max-rows", type=non_negative, default=None,
+                        help="show at most this many ok rows")
     args = parser.parse_args(argv)
-    if not os.path.isfile(os.path.join(args.run_dir, "points.csv")):
-        parser.error(f"{args.run_dir} has no points.csv")
-    print(summarize(args.run_dir, args.max_rows))
+    try:
+        text = summarize(args.run_dir, args.max_rows)
+    except InputError as error:
+        print(f"summarize: error: {error}", file=sys.stderr)
+        return 2
+    print(text)
     return 0
 
 
