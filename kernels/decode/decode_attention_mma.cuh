@@ -51,8 +51,14 @@ namespace mma_decode {
 constexpr int kWarps = limits::kDecodeWarps;
 constexpr int kThreads = limits::kDecodeThreads;
 constexpr int kTileTokens = 16;
-// Four blocks share an SM (128 registers a thread, no tile data in registers while in flight).
+// Four blocks share an SM (128 registers a thread, no tile data in registers while in flight). The
+// 164 KB of shared memory of an sm_80 SM hold three int8 / fp8 rings, so there the cap is what three
+// blocks allow (168 registers), which sm_80 code needs to stay clear of spills.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+constexpr int kMinBlocksPerSm = 3;
+#else
 constexpr int kMinBlocksPerSm = 4;
+#endif
 // Tiles of a warp's ring: int4 tiles are half the bytes of int8 / fp8 ones, so it keeps more of
 // them in flight (about 2.3 KB against 4.3 KB a tile at head_dim 128; 36 KB and 51 KB a block).
 template <class Storage>

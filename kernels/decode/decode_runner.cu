@@ -168,6 +168,7 @@ DecodeRunner::DecodeRunner(const Workload& workload, const DecodePlan& plan, cud
 }
 
 DecodeRunner::~DecodeRunner() {
+  cudaStreamSynchronize(stream_);  // no step (graph or not) still reads the buffers freed below
   if (branch_stream_) {
     cudaStreamSynchronize(branch_stream_);
     cudaStreamDestroy(branch_stream_);
