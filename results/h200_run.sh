@@ -249,7 +249,7 @@ case $part in
     # Nsight Compute on the dense decode attention at 128k b16, fp16 and int4, by NVTX range (CUPTI
     # is off in profiling mode, so ncu can subscribe): bandwidth, occupancy and registers.
     for kv in fp16 int4; do
-      step "ncu_dense_$kv" 25 ncu --clock-control none --nvtx --nvtx-include "quant_decode_dense.0.attention/" \
+      step "ncu_dense_$kv" 30 ncu --clock-control none --nvtx --nvtx-include "quant_decode_dense.0.attention/" \
         --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy \
         --section LaunchStats "$bin/unisparse" run sweeps/quant_decode_dense.yaml -a "kv_dtype=[$kv]" \
         --profile --quiet --results "$out/profile_$kv" --run-id "$run_id"
