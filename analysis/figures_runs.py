@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from analysis.axes import AVERAGED_AXES, swept_axes
-from analysis.frames import distinct_values, format_value
+from analysis.frames import distinct_values, format_value, numeric
 from analysis.params import param_table, short_name
 from analysis.results import load_run, ok_points, read_meta
 
@@ -213,12 +213,11 @@ def pin_unplotted(points, plotted, preferred=None):
 
 
 def mean_by(points, keys, metric):
-    """The mean of metric per combination of the keys' values (a Series indexed by them), over the
-    rows where metric is a number; combinations without one are left out."""
-    if points.empty or metric not in points.columns:
-        return pd.Series(dtype=float)
-    values = pd.to_numeric(points[metric], errors="coerce")
-    return values.groupby([points[key] for key in keys]).mean().dropna()
+    """The mean of metric per combination of the keys' values (a Series indexed by them, empty when
+    nothing has a value), over the rows where metric is a number; combinations without one are left
+    out."""
+    points = points.reindex(columns=list(dict.fromkeys(list(points.columns) + list(keys))))
+    return numeric(points, metric).groupby([points[key] for key in keys]).mean().dropna()
 
 
 def report(letter, message):

@@ -159,6 +159,15 @@ class FiguresTest(unittest.TestCase):
             self.assertIn("figure (f): skipped", printed)
             self.assertIn("figure (c): skipped", printed)
 
+    def test_a_paging_variant_without_points_leaves_the_other(self):
+        with tempfile.TemporaryDirectory() as results:
+            flat_only = [row for row in tradeoff_rows()
+                         if row["logical_page_size"] == row["page_size"] != 16]
+            write_run(results, "decode_tradeoff", "gpu-a", flat_only, "2026-11-28T10:00:00Z")
+            written, _ = quietly(figures_accuracy.plot_page_size_accuracy, results, results)
+            self.assertEqual(names(written), ["a_accuracy_vs_page_size.pdf",
+                                              "a_accuracy_vs_page_size.png"])
+
     def test_an_unreadable_run_stops_every_figure(self):
         with tempfile.TemporaryDirectory() as results:
             full_results(results)
