@@ -51,6 +51,19 @@ class SummarizeTest(unittest.TestCase):
             line = next(line for line in lines if line.startswith("| cpu | 16 | 7 | 448 |"))
             self.assertIn(f"| {one_point['attn_recall'].mean():.4g} |", line)
 
+    def test_rows_that_share_every_shown_value_are_averaged_and_said_so(self):
+        with tempfile.TemporaryDirectory() as folder:
+            run_dir = write_odd_run(folder)
+            path = os.path.join(run_dir, "points.csv")
+            with open(path, encoding="utf-8") as handle:
+                header, *body = handle.read().splitlines()
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write("\n".join([header] + body + body[:3]) + "\n")
+            text = summarize.summarize(run_dir)
+            self.assertIn("Metrics are means over the rows that share these values (up to 2 rows).",
+                          text)
+            self.assertEqual(len(table_lines(text, ["| cpu", "| cuda"])), 18)
+
     def test_bad_input_exits_2(self):
         with tempfile.TemporaryDirectory() as folder:
             run_dir = write_odd_run(folder)
