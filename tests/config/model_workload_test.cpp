@@ -6,6 +6,7 @@
 #include "framework/config/model_config.h"
 #include "framework/config/sweep_config.h"
 #include "framework/config/workload_config.h"
+#include "tests/common/committed_sweeps.h"
 #include "tests/config/yaml_test_files.h"
 
 namespace unisparse {
@@ -97,9 +98,10 @@ TEST(CommittedConfigsTest, EveryModelAndWorkloadLoads) {
 TEST(CommittedConfigsTest, EverySweepLoads) {
   const auto sweeps = yaml_files_under(testing::source_dir() + "/sweeps");
   EXPECT_FALSE(sweeps.empty());
+  ScratchDir scratch;
   for (const auto& file : sweeps) {
     try {
-      const SweepConfig sweep = load_sweep(file.string(), {}, repo_configs_dir());
+      const SweepConfig sweep = testing::load_committed_sweep(file, scratch);
       EXPECT_EQ(sweep.name, file.stem().string()) << "a sweep's name is its file name";
     } catch (const InputError& error) {
       ADD_FAILURE() << error.what();

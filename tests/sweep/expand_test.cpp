@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "framework/config/params.h"
+#include "tests/common/committed_sweeps.h"
 #include "tests/config/yaml_test_files.h"
 
 namespace unisparse {
@@ -171,9 +172,10 @@ TEST(ExpandTest, QuickSweepSkipsOnlyLogicalPagesLargerThanPhysical) {
 }
 
 TEST(ExpandTest, EveryCommittedSweepExpands) {
+  ScratchDir scratch;
   for (const auto& entry : std::filesystem::directory_iterator(testing::source_dir() + "/sweeps")) {
     if (entry.path().extension() != ".yaml") continue;
-    const SweepConfig sweep = load_sweep(entry.path().string(), {}, repo_configs_dir());
+    const SweepConfig sweep = testing::load_committed_sweep(entry.path(), scratch);
     const std::vector<ExpandedPoint> points = expand(sweep);
     size_t expected = sweep.backends.size();
     for (const Axis& axis : sweep.axes) expected *= axis.values.size();

@@ -13,6 +13,7 @@
 #include "framework/core/dtype.h"
 #include "framework/core/error.h"
 #include "framework/workload/generator.h"
+#include "framework/workload/head_selection.h"
 #include "framework/workload/safetensors.h"
 
 namespace unisparse {
@@ -297,6 +298,86 @@ TEST_F(TraceTest, HeadTypesAreReadAndChecked) {
   const std::string wrong_count =
       raw_file("count.safetensors", header_with(R"("[[\"dense\"]]")"), 288);
   expect_error(wrong_count, point, {"head_types", "2 KV head types"});
+}
+
+TEST_F(TraceTest, OneFileHoldsSeveralLayersAndTheHeaderListsThem) {
+  PointConfig point = trace_point(DType::fp16, Phase::decode);
+  const Workload first = generate_workload(point);
+  point.seed = 5;
+  const Workload second = generate_workload(point);
+  const std::string path = file("layers.safetensors");
+  write_trace(path, {{2, &first}, {11, &second}}, DType::fp16, {{"model", "tiny"}});
+  const TraceHeader header = read_trace_header(path);
+  EXPECT_EQ(header.layers, (std::vector<int>{2, 11}));
+  EXPECT_EQ(header.metadata.at("model"), "tiny");
+  point = trace_point(DType::fp16, Phase::decode);
+  expect_same(read_trace(path, 2, point).batch[0].k, first.batch[0].k, "layer 2 k");
+  expect_same(read_trace(path, 11, point).batch[0].q_decode, second.batch[0].q_decode,
+              "layer 11 q_decode");
+  // head_types name both layers; without them the file has none.
+  point.head_selection = HeadSelection::trace;
+  EXPECT_EQ(read_trace(path, 11, point).heads.kv_head_kind, second.heads.kv_head_kind);
+  const std::string bare = file("bare.safetensors");
+  write_trace(bare, {{0, &first}}, DType::fp16, {}, false);
+  EXPECT_EQ(read_trace_header(bare).metadata.count("head_types"), 0u);
+
+  const std::string not_a_trace = raw_file(
+      "not_a_trace.safetensors", R"({"x":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}})", 4);
+  try {
+    read_trace_header(not_a_trace);
+    FAIL() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("no layers.{i}.k tensor"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(TraceTest, InspectionReportsWhatAPointReadsWithoutTheData) {
+  const Workload written = generate_workload(trace_point(DType::fp16, Phase::decode));
+  const std::string path = file("inspect.safetensors");
+  write_trace(path, written, 0, DType::fp16, {});
+  PointConfig point = trace_point(DType::fp16, Phase::decode);
+  point.decode_steps = 100;
+  const TraceLayerInfo info = inspect_trace_layer(path, 0, point);
+  EXPECT_EQ(info.context_len, 333);
+  EXPECT_EQ(info.trace_decode_steps, 7);
+  EXPECT_EQ(info.decode_steps, 7);
+  EXPECT_EQ(info.shape.num_q_heads, 6);
+  EXPECT_EQ(head_layout_text(info.heads), head_layout_text(written.heads));
+  point.decode_steps = 3;
+  EXPECT_EQ(inspect_trace_layer(path, 0, point).decode_steps, 3);
+}
+
+TEST_F(TraceTest, NeedlePositionsAreReadAndChecked) {
+  const Workload written = generate_workload(trace_point(DType::fp16, Phase::decode));
+  const PointConfig point = trace_point(DType::fp16, Phase::decode);
+  const std::string path = file("passkey.safetensors");
+  write_trace(path, written, 0, DType::fp16, {{"needle_positions", "[200, 198, 199]"}});
+  EXPECT_EQ(read_trace(path, 0, point).batch[0].needle_tokens, (std::vector<int32_t>{198, 199, 200}));
+  const std::string none = file("prose.safetensors");
+  write_trace(none, written, 0, DType::fp16, {});
+  EXPECT_TRUE(read_trace(none, 0, point).batch[0].needle_tokens.empty());
+
+  for (const auto& [text, fragment] : std::vector<std::pair<std::string, std::string>>{
+           {"[1, 333]", "[0, 333)"}, {"[-1]", "[0, 333)"}, {"{\"a\": 1}", "JSON list"},
+           {"[1,", "not valid JSON"}, {"[1.5]", "[0, 333)"}}) {
+    const std::string bad = file("bad_needle.safetensors");
+    write_trace(bad, written, 0, DType::fp16, {{"needle_positions", text}});
+    expect_error(bad, point, {"bad_needle.safetensors", "__metadata__ needle_positions", fragment});
+  }
+}
+
+TEST_F(TraceTest, RandomHeadsChooseAcrossTheTracesLayers) {
+  PointConfig point = trace_point(DType::fp16, Phase::decode);
+  const Workload layer = generate_workload(point);
+  const std::string path = file("model.safetensors");
+  write_trace(path, {{0, &layer}, {1, &layer}, {2, &layer}, {3, &layer}}, DType::fp16, {}, false);
+  point.head_selection = HeadSelection::random;
+  point.streaming_fraction = 0.5;
+  int streaming = 0;
+  for (int l = 0; l < 4; ++l) streaming += read_trace(path, l, point).heads.num_streaming();
+  EXPECT_EQ(streaming, 4);  // half of 4 layers x 2 KV heads
+  point.head_selection = HeadSelection::calibrated;
+  expect_error(path, point, {"model.safetensors", "layer 0", "needs a head_calibration"});
 }
 
 TEST(Safetensors, RejectsNonFloatStorage) {
