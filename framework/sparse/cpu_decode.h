@@ -27,7 +27,8 @@ struct CpuDecodeResult {
 // Every (step, sequence, query head) row attends, at step s, tokens of 0 .. T + s:
 //  * streaming heads (uses_streaming_heads(plan.mode) and a streaming KV head): sink + local tokens;
 //    the row lists the pages those tokens touch;
-//  * other heads with page selection: the PageSelector's pages;
+//  * other heads with page selection: the PageSelector's pages (plan.selector: Quest bounds from
+//    key statistics, or the oracle's page masses, for which no statistics are kept);
 //  * other heads without page selection: every page.
 // Key statistics and page selection read the keys of `workload` (before quantization, DESIGN.md §1);
 // the attention reads the keys and values of `attended_kv`, a workload of the same shape.
