@@ -42,4 +42,8 @@ PointsFile read_points_jsonl(const std::string& path) {
   return parse_points_jsonl(read_text_file(path), path);
 }
 
+std::string points_jsonl_line(const Row& row) {
+  return finite_or_null(row).dump(-1, ' ', false, Row::error_handler_t::replace) + "\n";
+}
+
 }  // namespace unisparse

@@ -22,4 +22,7 @@ PointsFile parse_points_jsonl(const std::string& text, const std::string& path_f
 
 PointsFile read_points_jsonl(const std::string& path);
 
+// The line a row is written as: compact JSON ending in a newline, NaN and infinities as null.
+std::string points_jsonl_line(const Row& row);
+
 }  // namespace unisparse

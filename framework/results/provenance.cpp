@@ -84,6 +84,26 @@ nlohmann::json host_provenance() {
   return host;
 }
 
+nlohmann::json launch_environment() {
+  static const char* const kSlurmVariables[] = {
+      "SLURM_JOB_ID",        "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_JOB_NAME",
+      "SLURM_JOB_PARTITION", "SLURM_CLUSTER_NAME", "SLURMD_NODENAME",     "SLURM_JOB_GPUS"};
+  nlohmann::json environment = nlohmann::json::object();
+  auto value_of = [](const char* name) -> const char* {
+    const char* value = std::getenv(name);
+    return value && *value ? value : nullptr;
+  };
+  if (value_of("SLURM_JOB_ID")) {
+    nlohmann::json slurm = nlohmann::json::object();
+    for (const char* name : kSlurmVariables)
+      if (const char* value = value_of(name)) slurm[name] = value;
+    environment["slurm"] = slurm;
+  }
+  if (const char* devices = value_of("CUDA_VISIBLE_DEVICES"))
+    environment["cuda_visible_devices"] = devices;
+  return environment;
+}
+
 std::string utc_now_iso8601() { return format_utc_now("%Y-%m-%dT%H:%M:%SZ"); }
 
 std::string utc_now_run_id() { return format_utc_now("%Y%m%d-%H%M%S"); }

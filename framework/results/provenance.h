@@ -20,6 +20,11 @@ std::string utc_now_iso8601();
 // "20261128-142305": the default run id.
 std::string utc_now_run_id();
 
+// How this process was launched onto its machine: {"slurm": {...}} with the SLURM_* variables that
+// place a job (SLURM_JOB_ID, SLURM_ARRAY_JOB_ID, SLURM_ARRAY_TASK_ID, SLURMD_NODENAME, ...) when
+// SLURM_JOB_ID is set, and "cuda_visible_devices" when CUDA_VISIBLE_DEVICES is set; {} otherwise.
+nlohmann::json launch_environment();
+
 // The meta.json block of a new run: argv, schema and unisparse versions, git state of source_dir,
 // host, start time, and the device block as the caller measured it (null for CPU-only runs).
 nlohmann::json run_meta(const std::vector<std::string>& argv, const std::string& source_dir,

@@ -1,7 +1,11 @@
 #include "framework/results/run_writer.h"
 
-#include <stdexcept>
+#include <yaml-cpp/yaml.h>
 
+#include <stdexcept>
+#include <utility>
+
+#include "framework/core/error.h"
 #include "framework/results/csv.h"
 #include "framework/results/file_io.h"
 #include "framework/results/points_file.h"
@@ -14,18 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Sweep names and run ids become folder names: one path component, nothing that walks elsewhere.
-void require_folder_name(const std::string& name, const std::string& what) {
-  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
-      name.find('\0') != std::string::npos) {
-    throw std::invalid_argument(what + " '" + name + "' is not a plain folder name");
-  }
-}
-
-std::string json_line(const Row& row) {
-  return row.dump(-1, ' ', false, Row::error_handler_t::replace) + "\n";
-}
-
 // Creates the folder and returns true, or returns false when it already exists.
 bool create_fresh_directory(const fs::path& path) {
   std::error_code error;
@@ -34,9 +26,96 @@ bool create_fresh_directory(const fs::path& path) {
   return created;
 }
 
+void create_parent_directories(const fs::path& path) {
+  std::error_code error;
+  fs::create_directories(path, error);
+  if (error) throw std::runtime_error("cannot create " + path.string() + ": " + error.message());
+}
+
+// One text per value whatever its style: block and flow lists alike read "[7, 63]".
+std::string yaml_text(const YAML::Node& node) {
+  auto joined = [](const YAML::Node& items, bool is_map) {
+    std::string text;
+    for (const auto& item : items) {
+      if (!text.empty()) text += ", ";
+      text += is_map ? item.first.as<std::string>() + ": " + yaml_text(item.second)
+                     : yaml_text(item);
+    }
+    return text;
+  };
+  if (node.IsSequence()) return "[" + joined(node, false) + "]";
+  if (node.IsMap()) return "{" + joined(node, true) + "}";
+  if (node.IsNull()) return "null";
+  return node.Scalar();
+}
+
+// Every leaf of a config as (dotted key, YAML text), in document order; a list is one leaf.
+void flatten(const YAML::Node& node, const std::string& prefix,
+             std::vector<std::pair<std::string, std::string>>& leaves) {
+  if (!node.IsMap()) {
+    leaves.emplace_back(prefix, yaml_text(node));
+    return;
+  }
+  for (const auto& entry : node)
+    flatten(entry.second, (prefix.empty() ? "" : prefix + ".") + entry.first.as<std::string>(),
+            leaves);
+}
+
+std::vector<std::pair<std::string, std::string>> config_leaves(const std::string& yaml,
+                                                               const std::string& name) {
+  std::vector<std::pair<std::string, std::string>> leaves;
+  try {
+    flatten(YAML::Load(yaml), "", leaves);
+  } catch (const YAML::Exception& error) {
+    throw InputError(name + ": not a YAML config: " + error.what());
+  }
+  return leaves;
+}
+
 }  // namespace
 
-RunWriter::RunWriter(fs::path run_dir) : run_dir_(std::move(run_dir)) {}
+void require_folder_name(const std::string& name, const std::string& what) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
+      name.find('\0') != std::string::npos) {
+    throw InputError(what + " '" + name + "' is not a plain folder name");
+  }
+}
+
+std::vector<ConfigDifference> config_differences(const std::string& first_yaml,
+                                                 const std::string& second_yaml,
+                                                 const std::string& first_name,
+                                                 const std::string& second_name) {
+  const auto first = config_leaves(first_yaml, first_name);
+  const auto second = config_leaves(second_yaml, second_name);
+  auto value_in = [](const auto& leaves, const std::string& key) -> const std::string* {
+    for (const auto& [leaf_key, value] : leaves)
+      if (leaf_key == key) return &value;
+    return nullptr;
+  };
+  std::vector<ConfigDifference> differences;
+  for (const auto& [key, value] : first) {
+    const std::string* other = value_in(second, key);
+    if (!other || *other != value) differences.push_back({key, value, other ? *other : ""});
+  }
+  for (const auto& [key, value] : second)
+    if (!value_in(first, key)) differences.push_back({key, "", value});
+  return differences;
+}
+
+std::string describe_differences(const std::vector<ConfigDifference>& differences,
+                                 const std::string& first_place, const std::string& second_place) {
+  auto side = [](const std::string& value, const std::string& name) {
+    return (value.empty() ? "absent" : value) + " " + name;
+  };
+  std::string text;
+  for (const ConfigDifference& difference : differences)
+    text += (text.empty() ? "" : "; ") + difference.key + ": " +
+            side(difference.first, first_place) + ", " + side(difference.second, second_place);
+  return text;
+}
+
+RunWriter::RunWriter(fs::path run_dir, RunLock lock)
+    : run_dir_(std::move(run_dir)), lock_(std::move(lock)) {}
 
 RunWriter RunWriter::create(const std::string& results_root, const std::string& sweep,
                             const std::string& run_id, const std::string& resolved_yaml,
@@ -45,10 +124,7 @@ RunWriter RunWriter::create(const std::string& results_root, const std::string& 
   if (!run_id.empty()) require_folder_name(run_id, "run id");
 
   const fs::path sweep_dir = fs::path(results_root) / sweep;
-  std::error_code error;
-  fs::create_directories(sweep_dir, error);
-  if (error)
-    throw std::runtime_error("cannot create " + sweep_dir.string() + ": " + error.message());
+  create_parent_directories(sweep_dir);
 
   std::string chosen_id = run_id;
   if (run_id.empty()) {
@@ -58,15 +134,30 @@ RunWriter RunWriter::create(const std::string& results_root, const std::string& 
       chosen_id = base + "-" + std::to_string(suffix);
     }
   } else if (!create_fresh_directory(sweep_dir / chosen_id)) {
-    throw std::runtime_error("run directory " + (sweep_dir / chosen_id).string() +
-                             " already exists; resume it or choose another run id");
+    throw InputError("run directory " + (sweep_dir / chosen_id).string() +
+                     " already exists; resume it or choose another run id");
   }
+  return initialize(sweep_dir / chosen_id, sweep, chosen_id, resolved_yaml, meta);
+}
 
-  RunWriter writer(sweep_dir / chosen_id);
+RunWriter RunWriter::create_at(const std::string& run_dir, const std::string& sweep,
+                               const std::string& run_id, const std::string& resolved_yaml,
+                               const nlohmann::json& meta) {
+  const fs::path dir(run_dir);
+  create_parent_directories(dir.parent_path());
+  if (!create_fresh_directory(dir))
+    throw InputError("run directory " + run_dir + " already exists; resume it instead");
+  return initialize(dir, sweep, run_id, resolved_yaml, meta);
+}
+
+RunWriter RunWriter::initialize(const fs::path& run_dir, const std::string& sweep,
+                                const std::string& run_id, const std::string& resolved_yaml,
+                                const nlohmann::json& meta) {
+  RunWriter writer(run_dir, RunLock::acquire(run_dir.string()));
   write_text_file_atomically((writer.run_dir_ / kConfigFile).string(), resolved_yaml);
   nlohmann::json full_meta = meta.is_object() ? meta : nlohmann::json::object();
   full_meta["sweep"] = sweep;
-  full_meta["run_id"] = chosen_id;
+  full_meta["run_id"] = run_id;
   if (!full_meta.contains("schema_version")) full_meta["schema_version"] = kResultsSchemaVersion;
   if (!full_meta.contains("unisparse_version"))
     full_meta["unisparse_version"] = unisparse_version();
@@ -79,13 +170,29 @@ RunWriter RunWriter::create(const std::string& results_root, const std::string& 
   return writer;
 }
 
-RunWriter RunWriter::resume(const std::string& run_dir) {
-  RunWriter writer{fs::path(run_dir)};
-  const fs::path jsonl_path = writer.run_dir_ / kPointsJsonlFile;
-  if (!fs::is_regular_file(jsonl_path) || !fs::is_regular_file(writer.run_dir_ / kMetaFile)) {
-    throw std::runtime_error(run_dir + " is not a run directory (no " + kPointsJsonlFile + " or " +
-                             kMetaFile + ")");
-  }
+RunWriter RunWriter::resume(const std::string& run_dir, const std::string& resolved_yaml,
+                            const nlohmann::json& resume_meta) {
+  const fs::path dir(run_dir);
+  const fs::path jsonl_path = dir / kPointsJsonlFile;
+  const fs::path config_path = dir / kConfigFile;
+  auto is_run_dir = [&] {
+    return fs::is_regular_file(jsonl_path) && fs::is_regular_file(dir / kMetaFile) &&
+           fs::is_regular_file(config_path);
+  };
+  auto not_a_run_dir = [&] {
+    return std::runtime_error(run_dir + " is not a run directory (no " + kPointsJsonlFile + ", " +
+                              kMetaFile + " or " + kConfigFile + ")");
+  };
+  if (!is_run_dir()) throw not_a_run_dir();
+  RunWriter writer(dir, RunLock::acquire(run_dir));
+  if (!is_run_dir()) throw not_a_run_dir();  // removed while we waited for the lock
+  const auto differences =
+      config_differences(read_text_file(config_path.string()), resolved_yaml,
+                         config_path.string(), "this resume");
+  if (!differences.empty())
+    throw InputError(config_path.string() + ": the resumed sweep differs from the run's resolved "
+                     "config (" + describe_differences(differences, "in the run", "in this resume") +
+                     "); resume with the sweep file and overrides the run was made with");
   const PointsFile points = read_points_jsonl(jsonl_path.string());
   if (points.had_truncated_tail) fs::resize_file(jsonl_path, points.valid_bytes);
   for (const Row& row : points.rows) {
@@ -94,9 +201,11 @@ RunWriter RunWriter::resume(const std::string& run_dir) {
   }
 
   nlohmann::json meta = writer.read_meta();
-  meta["resumes"].push_back({{"time_utc", utc_now_iso8601()},
-                             {"points_kept", points.rows.size()},
-                             {"dropped_partial_line", points.had_truncated_tail}});
+  nlohmann::json record = {{"time_utc", utc_now_iso8601()},
+                           {"points_kept", points.rows.size()},
+                           {"dropped_partial_line", points.had_truncated_tail}};
+  if (resume_meta.is_object()) record.update(resume_meta);
+  meta["resumes"].push_back(std::move(record));
   writer.write_meta(meta);
   writer.rewrite_csv();
   writer.open_points_for_append();
@@ -118,7 +227,7 @@ void RunWriter::append(const Row& row) {
   if (has_point(point_key)) {
     throw std::invalid_argument("point '" + point_key + "' is already in " + dir());
   }
-  points_jsonl_ << json_line(finite_or_null(row));
+  points_jsonl_ << points_jsonl_line(row);
   points_jsonl_.flush();
   if (!points_jsonl_) {
     throw std::runtime_error("cannot append to " + (run_dir_ / kPointsJsonlFile).string());

@@ -24,6 +24,8 @@
 #include "framework/results/run_writer.h"
 #include "framework/sweep/expand.h"
 #include "framework/sweep/progress.h"
+#include "framework/sweep/shard.h"
+#include "framework/sweep/shard_writer.h"
 #include "framework/workload/generator.h"
 #include "framework/workload/trace.h"
 
@@ -75,17 +77,10 @@ class SweepRunner {
       plans_dir_ = run_dir_ + "/plans";
       std::filesystem::create_directories(plans_dir_);
     }
-    // Backends are the outermost expansion axis; run every backend of one base point together so
-    // the CPU outputs are at hand when a GPU backend of the same point is scored.
-    const int num_backends = std::max<int>(1, sweep_.backends.size());
-    const int base_points = static_cast<int>(points.size()) / num_backends;
-    std::vector<int> order;
-    for (int base = 0; base < base_points; ++base) {
-      for (int b = 0; b < num_backends; ++b)
-        if (sweep_.backends[b] == "cpu") order.push_back(b * base_points + base);
-      for (int b = 0; b < num_backends; ++b)
-        if (sweep_.backends[b] != "cpu") order.push_back(b * base_points + base);
-    }
+    // Every backend of one base point runs together (cpu first), so the CPU outputs are at hand
+    // when a GPU backend of the same point is scored; a shard runs its base points only.
+    const int base_points = base_point_count(points, sweep_.backends);
+    const std::vector<int> order = execution_order(points, sweep_.backends, options_.shard);
     Progress progress(static_cast<int>(order.size()), options_.quiet);
     std::optional<DecodeRun> cpu_decode;
     std::optional<PrefillRun> cpu_prefill;
@@ -105,6 +100,7 @@ class SweepRunner {
         continue;
       }
       Row row = point_columns(sweep_.name, point.point_id, point.config, point.axis_values);
+      if (options_.shard) row["shard"] = shard_label(*options_.shard);
       BackendOutputs outputs;
       run_point(point, row, outputs, cpu_decode, cpu_prefill);
       if (point.config.backend == "cpu") {
@@ -122,8 +118,26 @@ class SweepRunner {
 
  private:
   RunWriter open_writer() {
-    if (!options_.resume_dir.empty()) return RunWriter::resume(options_.resume_dir);
-    nlohmann::json meta;
+    nlohmann::json resume_meta = launch_environment();
+    resume_meta["argv"] = options_.argv;
+    resume_meta["host"] = host_provenance();
+    resume_meta["git"] = git_provenance(options_.source_dir);
+    if (options_.shard) {
+      const std::string run_dir = options_.resume_dir.empty()
+                                      ? sharded_run_dir(options_.results_root, sweep_.name,
+                                                        options_.run_id)
+                                      : options_.resume_dir;
+      return open_shard_writer(run_dir, *options_.shard, !options_.resume_dir.empty(), sweep_.name,
+                               sweep_.resolved_yaml, new_run_meta(), resume_meta);
+    }
+    if (!options_.resume_dir.empty())
+      return RunWriter::resume(options_.resume_dir, sweep_.resolved_yaml, resume_meta);
+    return RunWriter::create(options_.results_root, sweep_.name, options_.run_id,
+                             sweep_.resolved_yaml, new_run_meta());
+  }
+
+  nlohmann::json new_run_meta() {
+    nlohmann::json meta = launch_environment();
     meta["argv"] = options_.argv;
     meta["sweep_file"] = sweep_.source_path;
     meta["git"] = git_provenance(options_.source_dir);
@@ -137,8 +151,7 @@ class SweepRunner {
     }
     meta["device"] = devices;
     meta["params"] = params_table_json();
-    return RunWriter::create(options_.results_root, sweep_.name, options_.run_id,
-                             sweep_.resolved_yaml, meta);
+    return meta;
   }
 
   Backend& backend(const std::string& name) {

@@ -7,6 +7,7 @@
 #include <regex>
 #include <set>
 
+#include "framework/core/error.h"
 #include "framework/results/csv.h"
 #include "framework/results/file_io.h"
 #include "framework/results/points_file.h"
@@ -53,15 +54,15 @@ TEST(RunWriter, NothingIsCreatedBeforeCreate) {
       run_meta({"unisparse", "run", "x.yaml"}, scratch.path().string(), nullptr);
   EXPECT_FALSE(fs::exists(scratch.path()));
   EXPECT_THROW(RunWriter::create(scratch.path().string(), "../escape", "", kYaml, meta),
-               std::invalid_argument);
+               InputError);
   EXPECT_THROW(RunWriter::create(scratch.path().string(), "odd_sizes", "a/b", kYaml, meta),
-               std::invalid_argument);
+               InputError);
   EXPECT_FALSE(fs::exists(scratch.path()));
 
   RunWriter writer = RunWriter::create(scratch.path().string(), "odd_sizes", "r1", kYaml, meta);
   EXPECT_EQ(fs::path(writer.dir()), scratch.path() / "odd_sizes" / "r1");
-  EXPECT_EQ(files_in(writer.dir()),
-            (std::set<std::string>{"config.yaml", "meta.json", "points.csv", "points.jsonl"}));
+  EXPECT_EQ(files_in(writer.dir()), (std::set<std::string>{".lock", "config.yaml", "meta.json",
+                                                           "points.csv", "points.jsonl"}));
 }
 
 TEST(RunWriter, CreateWritesConfigMetaAndAHeaderOnlyCsv) {
@@ -113,8 +114,7 @@ TEST(RunWriter, MetaWithoutProvenanceGetsTheStandardBlocks) {
 TEST(RunWriter, AGivenRunIdThatExistsIsAnError) {
   ScratchDir scratch;
   RunWriter::create(scratch.path().string(), "s", "r1", kYaml, {});
-  EXPECT_THROW(RunWriter::create(scratch.path().string(), "s", "r1", kYaml, {}),
-               std::runtime_error);
+  EXPECT_THROW(RunWriter::create(scratch.path().string(), "s", "r1", kYaml, {}), InputError);
 }
 
 TEST(RunWriter, EachAppendIsOnDiskAtOnce) {
@@ -177,7 +177,7 @@ TEST(RunWriter, ResumeKeepsEarlierRowsAndKnowsTheirPoints) {
     writer.append(point_row("p2", "failed"));
     // Killed here: no finish().
   }
-  RunWriter resumed = RunWriter::resume(dir);
+  RunWriter resumed = RunWriter::resume(dir, kYaml);
   EXPECT_EQ(resumed.num_points(), 3u);
   EXPECT_TRUE(resumed.has_point("p0|cpu"));
   EXPECT_TRUE(resumed.has_point("p1|cpu"));
@@ -224,7 +224,7 @@ TEST(RunWriter, ResumeCutsOffALineAKilledRunLeftHalfWritten) {
     std::ofstream jsonl(fs::path(dir) / "points.jsonl", std::ios::app);
     jsonl << R"({"point_id":"p2","point_key":"p2|cpu","out_rel_l)";
   }
-  RunWriter resumed = RunWriter::resume(dir);
+  RunWriter resumed = RunWriter::resume(dir, kYaml);
   EXPECT_EQ(resumed.num_points(), 2u);
   EXPECT_FALSE(resumed.has_point("p2|cpu"));
   resumed.append(point_row("p2", "ok"));
@@ -266,8 +266,9 @@ TEST(RunWriter, CsvRowsMatchJsonlWithExtraColumnsSorted) {
 TEST(RunWriter, ResumeOfAFolderThatIsNoRunIsAnError) {
   ScratchDir scratch;
   fs::create_directories(scratch.path());
-  EXPECT_THROW(RunWriter::resume(scratch.path().string()), std::runtime_error);
-  EXPECT_THROW(RunWriter::resume((scratch.path() / "missing").string()), std::runtime_error);
+  EXPECT_THROW(RunWriter::resume(scratch.path().string(), kYaml), std::runtime_error);
+  EXPECT_THROW(RunWriter::resume((scratch.path() / "missing").string(), kYaml),
+               std::runtime_error);
 }
 
 }  // namespace
