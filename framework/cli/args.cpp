@@ -27,8 +27,9 @@ void ArgParser::repeated(const std::string& name, std::vector<std::string>* out,
                          const std::string& metavar, const std::string& help) {
   specs_.push_back({Kind::repeated, name, metavar, help, out, false});
 }
-void ArgParser::positional(const std::string& name, std::string* out, const std::string& help) {
-  specs_.push_back({Kind::positional, name, name, help, out, true});
+void ArgParser::positional(const std::string& name, std::string* out, const std::string& help,
+                           bool required) {
+  specs_.push_back({Kind::positional, name, name, help, out, required});
 }
 
 ArgParser::Spec* ArgParser::find(const std::string& name) {
@@ -85,6 +86,12 @@ bool ArgParser::parse(const std::vector<std::string>& args) {
       throw usage_error(spec.kind == Kind::positional ? "missing " + spec.name
                                                       : "missing required option " + spec.name);
   return true;
+}
+
+bool ArgParser::given(const std::string& name) const {
+  for (const Spec& spec : specs_)
+    if (spec.name == name) return spec.seen;
+  return false;
 }
 
 std::string ArgParser::help() const {

@@ -14,10 +14,13 @@ class ArgParser {
               const std::string& help, bool required = false);
   void repeated(const std::string& name, std::vector<std::string>* out, const std::string& metavar,
                 const std::string& help);
-  void positional(const std::string& name, std::string* out, const std::string& help);
+  void positional(const std::string& name, std::string* out, const std::string& help,
+                  bool required = true);
 
   // Returns false when --help was asked for (help printed to stdout).
   bool parse(const std::vector<std::string>& args);
+  // Whether the option appeared on the command line (also with an empty value).
+  bool given(const std::string& name) const;
   std::string help() const;
 
  private:

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +18,7 @@
 #include "framework/sweep/expand.h"
 #include "framework/sweep/regression_check.h"
 #include "framework/sweep/runner.h"
+#include "framework/sweep/shard.h"
 #include "framework/workload/trace.h"
 
 namespace unisparse::cli {
@@ -34,8 +36,19 @@ std::string find_source_dir(const std::string& start) {
   return fs::current_path().string();
 }
 
+std::vector<Override> sweep_overrides(const std::vector<std::string>& axis_overrides,
+                                      const std::vector<std::string>& fixed_overrides,
+                                      const std::string& backend) {
+  std::vector<Override> overrides;
+  for (const std::string& text : axis_overrides) overrides.push_back({Override::axis, text});
+  for (const std::string& text : fixed_overrides) overrides.push_back({Override::fixed, text});
+  // --backend is the override of the sweep's backends list, validated like one.
+  if (!backend.empty()) overrides.push_back({Override::fixed, "backends=[" + backend + "]"});
+  return overrides;
+}
+
 int run_command(const std::vector<std::string>& args, const std::vector<std::string>& argv) {
-  std::string sweep_path, backend, results_root, run_id, resume_dir, configs_dir;
+  std::string sweep_path, backend, results_root, run_id, resume_dir, configs_dir, shard;
   std::vector<std::string> axis_overrides, fixed_overrides;
   bool profile = false, quiet = false, dump_plans = false;
   ArgParser parser("unisparse run SWEEP.yaml [-a key=[v1,v2]] [--set key=value] [options]",
@@ -52,6 +65,10 @@ int run_command(const std::vector<std::string>& args, const std::vector<std::str
   parser.option("--resume", &resume_dir, "RUN_DIR",
                 "append to an interrupted run, skipping the points it already has");
   parser.option("--configs", &configs_dir, "DIR", "configs directory (default: <repo>/configs)");
+  parser.option("--shard", &shard, "I/N",
+                "run shard I of N (0 <= I < N) into <run_dir>/shards/I-of-N/; needs --run-id, the\n"
+                "                                  same for every shard, or --resume RUN_DIR; join\n"
+                "                                  the shards with unisparse merge");
   parser.flag("--profile", &profile,
               "profiling mode: one measured iteration per point after warm-up, CUPTI off, NVTX on");
   parser.flag("--dump-plans", &dump_plans,
@@ -59,19 +76,18 @@ int run_command(const std::vector<std::string>& args, const std::vector<std::str
               "                                  page tables and FlexAttention BlockMask arrays)");
   parser.flag("--quiet", &quiet, "no progress output");
   if (!parser.parse(args)) return 0;
+  const std::optional<Shard> run_shard =
+      parser.given("--shard") ? std::optional<Shard>(parse_shard(shard)) : std::nullopt;
 
   const std::string source_dir = find_source_dir(fs::path(sweep_path).parent_path().string());
   if (configs_dir.empty()) configs_dir = source_dir + "/configs";
-  std::vector<Override> overrides;
-  for (const std::string& text : axis_overrides) overrides.push_back({Override::axis, text});
-  for (const std::string& text : fixed_overrides) overrides.push_back({Override::fixed, text});
-  // --backend is the override of the sweep's backends list, validated like one.
-  if (!backend.empty()) overrides.push_back({Override::fixed, "backends=[" + backend + "]"});
-  const SweepConfig sweep = load_sweep(sweep_path, overrides, configs_dir);
+  const SweepConfig sweep =
+      load_sweep(sweep_path, sweep_overrides(axis_overrides, fixed_overrides, backend), configs_dir);
   RunnerOptions options;
   options.results_root = results_root.empty() ? source_dir + "/results" : results_root;
   options.run_id = run_id;
   options.resume_dir = resume_dir;
+  options.shard = run_shard;
   options.source_dir = source_dir;
   options.argv = argv;
   options.profile = profile;

@@ -17,6 +17,8 @@ Commands:
   list                         list sweeps, models, workloads and backends
   select --trace FILE ...      print the decode page selections of a trace as JSON
   check RUN_DIR --baseline DIR compare a run's accuracy with a baseline, exit 1 on regression
+  merge RUN_DIR [--partial]    join the shards of a sharded run (run --shard I/N) into one run
+  slurm SWEEP.yaml --shards N  write (and --submit) a Slurm job array of shards and its merge job
   calibrate-heads --trace FILE ... score streaming heads on traces, write configs/heads/NAME.yaml
 
 Every command has --help.
@@ -38,6 +40,8 @@ int main(int argc, char** argv) {
     if (command == "list") return unisparse::cli::list_command(rest);
     if (command == "select") return unisparse::cli::select_command(rest);
     if (command == "check") return unisparse::cli::check_command(rest);
+    if (command == "merge") return unisparse::cli::merge_command(rest, all_argv);
+    if (command == "slurm") return unisparse::cli::slurm_command(rest, all_argv);
     if (command == "calibrate-heads") return unisparse::cli::calibrate_heads_command(rest);
     std::fprintf(stderr, "unisparse: unknown command '%s'\n\n%s", command.c_str(), kUsage);
     return unisparse::kExitBadInput;
