@@ -37,7 +37,8 @@ MODEL_DIR ?= .venv/models
 JOBS ?= $(shell nproc)
 
 DEB_PACKAGES := cmake ninja-build g++ libyaml-cpp-dev libeigen3-dev libgtest-dev libbenchmark-dev \
-                nlohmann-json3-dev python3-venv clang libclang-rt-14-dev
+                nlohmann-json3-dev python3-venv \
+                slurm-wlm slurm-client slurmctld slurmd munge clang libclang-rt-14-dev
 
 NVCC := $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
 CUDA_FLAGS := $(if $(NVCC),-DCMAKE_CUDA_COMPILER=$(NVCC) -DCMAKE_CUDA_ARCHITECTURES='80;90')
