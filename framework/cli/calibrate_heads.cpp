@@ -76,7 +76,7 @@ int calibrate_heads_command(const std::vector<std::string>& args) {
       "traces and the window as YAML (head_calibration: NAME in a sweep), and optionally as\n"
       "DuoAttention gate values (full_attention_heads.tsv format). Every trace must hold the same\n"
       "layers. Calibrate on the prompt kind you evaluate (passkey or prose).");
-  parser.repeated("--trace", &traces, "FILE", "a calibration trace (repeatable)");
+  parser.repeated("--trace", &traces, "FILE", "a calibration trace");
   parser.option("--model", &model_name, "NAME", "configs/models/NAME.yaml: the traces' shape", true);
   parser.option("--sink-tokens", &sink_text, "S", "sink tokens of the streaming window", true);
   parser.option("--local-tokens", &local_text, "L", "local tokens of the streaming window", true);

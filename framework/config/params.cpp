@@ -252,7 +252,7 @@ std::vector<Param> make_params() {
           "decode queries per sequence (decode phase needs >= 1); context_len + decode_steps <= " +
               std::to_string(kMaxSequenceTokens)),
       unsigned_integer(
-          {"seed", ParamRole::workload, "workload seed", "seed"}, [](auto& p) -> auto& { return p.seed; }, "random seed of the synthetic workload"),
+          {"seed", ParamRole::workload, "workload seed", "seed"}, [](auto& p) -> auto& { return p.seed; }, "random seed of the synthetic workload and of head_selection random"),
       integer(
           {"reference_batches", ParamRole::evaluation, "sequences scored against the reference", "ref batches"}, [](auto& p) -> auto& { return p.reference_batches; }, 1,
           "sequences checked against the fp64 reference (at most batch are used)"),
