@@ -81,17 +81,18 @@ int slurm_command(const std::vector<std::string>& args, const std::vector<std::s
       "Writes a Slurm job array with one task per shard (task id = shard index, each task runs\n"
       "unisparse run --shard I/N on its own GPU) and a merge job that runs after the array\n"
       "(--dependency=afterany) into RUN_DIR/slurm/, prints them and, with --submit, submits them\n"
-      "with sbatch --parsable and prints the job ids. Task logs go to RUN_DIR/slurm/logs/%A_%a.log.\n"
-      "--resume RUN_DIR submits again the shards that do not hold all their points yet (the\n"
-      "others are not rerun), then the merge; options not given are those of the first\n"
-      "submission.");
+      "with sbatch --parsable and prints the job ids. Task logs go to\n"
+      "RUN_DIR/slurm/logs/%A_%a.log. --resume RUN_DIR submits again the shards that do not hold\n"
+      "all their points yet (the others are not rerun), then the merge; options not given are\n"
+      "those of the first submission.");
   parser.positional("SWEEP.yaml", &sweep_path, "the sweep file (not needed with --resume)",
                     /*required=*/false);
   parser.option("--shards", &shards_text, "N", "number of shards, one array task each");
   parser.option("--gpus-per-task", &gpus_text, "G",
                 "GPUs per task (default 1 when a backend is not cpu, else none)");
   parser.option("--cpus-per-task", &cpus_text, "C", "CPUs per task (default: the cluster's)");
-  parser.option("--max-parallel", &max_parallel_text, "K", "at most K tasks at once (--array=...%K)");
+  parser.option("--max-parallel", &max_parallel_text, "K",
+                "at most K tasks at once (--array=...%K)");
   parser.option("--partition", &options.partition, "P", "Slurm partition");
   parser.option("--time", &options.time, "T", "time limit per task, Slurm format (e.g. 02:00:00)");
   parser.option("--account", &options.account, "A", "Slurm account");
@@ -110,19 +111,22 @@ int slurm_command(const std::vector<std::string>& args, const std::vector<std::s
   if (!resume && sweep_path.empty())
     throw InputError("<command line>: missing SWEEP.yaml (or --resume RUN_DIR) (see --help)");
   if (resume && (parser.given("--run-id") || parser.given("--results")))
-    throw InputError("<command line>: --run-id and --results name a new run; --resume names "
-                     "its run directory");
+    throw InputError(
+        "<command line>: --run-id and --results name a new run; --resume names "
+        "its run directory");
   if (resume && overridden && sweep_path.empty())
-    throw InputError("<command line>: -a, --set and --backend change a sweep file; with --resume "
-                     "give SWEEP.yaml too (it must resolve to the run's config)");
+    throw InputError(
+        "<command line>: -a, --set and --backend change a sweep file; with --resume "
+        "give SWEEP.yaml too (it must resolve to the run's config)");
   if (!resume && !parser.given("--shards"))
     throw InputError("<command line>: missing required option --shards (see --help)");
   for (const auto& [option, value] : {std::pair{"--partition", options.partition},
-                                      {"--time", options.time}, {"--account", options.account}})
+                                      {"--time", options.time},
+                                      {"--account", options.account}})
     check_sbatch_value(option, value);
 
-  const std::string source_dir =
-      find_source_dir(sweep_path.empty() ? resume_dir : fs::path(sweep_path).parent_path().string());
+  const std::string source_dir = find_source_dir(
+      sweep_path.empty() ? resume_dir : fs::path(sweep_path).parent_path().string());
   if (configs_dir.empty()) configs_dir = source_dir + "/configs";
   configs_dir = fs::absolute(configs_dir).lexically_normal().string();
 
@@ -174,9 +178,10 @@ int slurm_command(const std::vector<std::string>& args, const std::vector<std::s
     options.max_parallel = non_negative_option("--max-parallel", max_parallel_text, 1);
   const int base_points = base_point_count(expand(sweep), sweep.backends);
   if (options.shards > base_points)
-    throw InputError("<command line>: --shards " + std::to_string(options.shards) + ": the sweep has " +
-                     std::to_string(base_points) + " points (per backend), so shards " +
-                     std::to_string(base_points) + " and up would be empty");
+    throw InputError("<command line>: --shards " + std::to_string(options.shards) +
+                     ": the sweep has " + std::to_string(base_points) +
+                     " points (per backend), so shards " + std::to_string(base_points) +
+                     " and up would be empty");
 
   std::vector<int> shards;
   std::optional<RunLock> lock;
@@ -192,7 +197,8 @@ int slurm_command(const std::vector<std::string>& args, const std::vector<std::s
   } else {
     if (results_root.empty()) results_root = source_dir + "/results";
     if (run_id.empty()) run_id = utc_now_run_id();
-    run_dir = fs::absolute(sharded_run_dir(results_root, sweep.name, run_id)).lexically_normal().string();
+    run_dir =
+        fs::absolute(sharded_run_dir(results_root, sweep.name, run_id)).lexically_normal().string();
     check_sbatch_value("run directory", run_dir);
     if (fs::exists(run_dir))
       throw InputError("run directory " + run_dir + " already exists; resubmit it with --resume " +
@@ -205,10 +211,12 @@ int slurm_command(const std::vector<std::string>& args, const std::vector<std::s
 
   const fs::path slurm_dir = fs::path(run_dir) / kSlurmFolder;
   fs::create_directories(slurm_dir / "logs");
-  write_text_file_atomically((slurm_dir / "options.json").string(), to_json(options).dump(2) + "\n");
+  write_text_file_atomically((slurm_dir / "options.json").string(),
+                             to_json(options).dump(2) + "\n");
   const SlurmJobPaths paths{run_dir, fs::read_symlink("/proc/self/exe").string(),
                             fs::absolute(source_dir).lexically_normal().string(), configs_dir};
-  const std::string job_name = "unisparse-" + sweep.name + "-" + fs::path(run_dir).filename().string();
+  const std::string job_name =
+      "unisparse-" + sweep.name + "-" + fs::path(run_dir).filename().string();
   const int number = next_submission(slurm_dir);
   const std::string array_path = (slurm_dir / (std::to_string(number) + "-array.sbatch")).string();
   const std::string merge_path = (slurm_dir / (std::to_string(number) + "-merge.sbatch")).string();
@@ -223,7 +231,9 @@ int slurm_command(const std::vector<std::string>& args, const std::vector<std::s
   write_text_file_atomically(merge_path, merge_script);
   std::printf("# %s\n%s\n", merge_path.c_str(), merge_script.c_str());
 
-  nlohmann::json record = {{"time_utc", utc_now_iso8601()}, {"argv", argv}, {"shards", shards},
+  nlohmann::json record = {{"time_utc", utc_now_iso8601()},
+                           {"argv", argv},
+                           {"shards", shards},
                            {"merge_script", merge_path}};
   if (!shards.empty()) record["array_script"] = array_path;
   if (do_submit) {
@@ -233,7 +243,8 @@ int slurm_command(const std::vector<std::string>& args, const std::vector<std::s
       std::printf("array_job: %s\n", array_job.c_str());
       record["array_job_id"] = array_job;
     }
-    const std::string merge_job = submit(merge_path, array_job.empty() ? "" : "afterany:" + array_job);
+    const std::string merge_job =
+        submit(merge_path, array_job.empty() ? "" : "afterany:" + array_job);
     std::printf("merge_job: %s\n", merge_job.c_str());
     record["merge_job_id"] = merge_job;
   } else {

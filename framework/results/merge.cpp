@@ -43,7 +43,8 @@ std::string some_keys(const std::vector<std::string>& keys) {
   std::vector<std::string> named(keys.begin(),
                                  keys.begin() + std::min(keys.size(), kRowsNamedPerShard));
   std::string text = join(named, ", ");
-  if (keys.size() > named.size()) text += " and " + std::to_string(keys.size() - named.size()) + " more";
+  if (keys.size() > named.size())
+    text += " and " + std::to_string(keys.size() - named.size()) + " more";
   return text;
 }
 
@@ -62,13 +63,14 @@ nlohmann::json merged_meta(const std::string& run_dir, const std::vector<ShardRu
                            bool partial, const std::vector<std::string>& missing,
                            const std::vector<std::string>& argv, size_t rows) {
   nlohmann::json meta = shards.front().meta;
-  for (const char* key : {"shard", "slurm", "cuda_visible_devices", "resumes", "end_time_utc",
-                          "num_points"})
+  for (const char* key :
+       {"shard", "slurm", "cuda_visible_devices", "resumes", "end_time_utc", "num_points"})
     meta.erase(key);
   std::vector<std::string> differing;
   for (const char* key : {"host", "device", "git", "sweep_file", "unisparse_version"}) {
     const bool same = std::all_of(shards.begin(), shards.end(), [&](const ShardRun& shard) {
-      return shard.meta.value(key, nlohmann::json()) == shards.front().meta.value(key, nlohmann::json());
+      return shard.meta.value(key, nlohmann::json()) ==
+             shards.front().meta.value(key, nlohmann::json());
     });
     if (!same) {
       meta.erase(key);

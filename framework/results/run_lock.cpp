@@ -61,7 +61,8 @@ std::string read_all(int fd) {
 // Whether fd is still the file at path: a holder removes the file as it releases it, and a process
 // that opened the old file before that must not count the lock it then gets.
 bool is_file_at(int fd, const std::string& path) {
-  struct stat opened{}, current{};
+  struct stat opened {
+  }, current{};
   if (fstat(fd, &opened) != 0 || stat(path.c_str(), &current) != 0) return false;
   return opened.st_dev == current.st_dev && opened.st_ino == current.st_ino;
 }

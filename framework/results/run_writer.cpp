@@ -34,19 +34,23 @@ void create_parent_directories(const fs::path& path) {
 
 // One text per value whatever its style: block and flow lists alike read "[7, 63]".
 std::string yaml_text(const YAML::Node& node) {
-  auto joined = [](const YAML::Node& items, bool is_map) {
-    std::string text;
-    for (const auto& item : items) {
-      if (!text.empty()) text += ", ";
-      text += is_map ? item.first.as<std::string>() + ": " + yaml_text(item.second)
-                     : yaml_text(item);
-    }
-    return text;
-  };
-  if (node.IsSequence()) return "[" + joined(node, false) + "]";
-  if (node.IsMap()) return "{" + joined(node, true) + "}";
   if (node.IsNull()) return "null";
-  return node.Scalar();
+  if (!node.IsSequence() && !node.IsMap()) return node.Scalar();
+  std::string text(1, node.IsMap() ? '{' : '[');
+  bool first = true;
+  for (const auto& item : node) {
+    if (!first) text += ", ";
+    first = false;
+    if (node.IsMap()) {
+      text += item.first.as<std::string>();
+      text += ": ";
+      text += yaml_text(item.second);
+    } else {
+      text += yaml_text(item);
+    }
+  }
+  text += node.IsMap() ? '}' : ']';
+  return text;
 }
 
 // Every leaf of a config as (dotted key, YAML text), in document order; a list is one leaf.
@@ -190,8 +194,9 @@ RunWriter RunWriter::resume(const std::string& run_dir, const std::string& resol
       config_differences(read_text_file(config_path.string()), resolved_yaml,
                          config_path.string(), "this resume");
   if (!differences.empty())
-    throw InputError(config_path.string() + ": the resumed sweep differs from the run's resolved "
-                     "config (" + describe_differences(differences, "in the run", "in this resume") +
+    throw InputError(config_path.string() +
+                     ": the resumed sweep differs from the run's resolved config (" +
+                     describe_differences(differences, "in the run", "in this resume") +
                      "); resume with the sweep file and overrides the run was made with");
   const PointsFile points = read_points_jsonl(jsonl_path.string());
   if (points.had_truncated_tail) fs::resize_file(jsonl_path, points.valid_bytes);

@@ -64,8 +64,8 @@ class RunWriter {
                           const std::string& run_id, const std::string& resolved_yaml,
                           const nlohmann::json& meta);
 
-  // Like create(), into the folder run_dir itself (a shard of a run: <run>/shards/<I>-of-<N>), which
-  // must not exist yet; the folders above it are created.
+  // Like create(), into the folder run_dir itself (a shard of a run: <run>/shards/<I>-of-<N>),
+  // which must not exist yet; the folders above it are created.
   static RunWriter create_at(const std::string& run_dir, const std::string& sweep,
                              const std::string& run_id, const std::string& resolved_yaml,
                              const nlohmann::json& meta);

@@ -65,8 +65,9 @@ std::optional<Shard> parse_shard_dir_name(const std::string& name) {
 std::string sharded_run_dir(const std::string& results_root, const std::string& sweep,
                             const std::string& run_id) {
   if (run_id.empty())
-    throw InputError("<command line>: a sharded run needs --run-id ID, the same for every shard "
-                     "(or --resume RUN_DIR)");
+    throw InputError(
+        "<command line>: a sharded run needs --run-id ID, the same for every shard "
+        "(or --resume RUN_DIR)");
   require_folder_name(sweep, "sweep name");
   require_folder_name(run_id, "run id");
   return (fs::path(results_root) / sweep / run_id).string();

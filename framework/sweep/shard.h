@@ -8,7 +8,8 @@
 // even where cost grows along an axis.
 //
 // A sharded run's directory, results/<sweep>/<run-id>/:
-//   shards/config.yaml        the resolved config, written by whichever shard (or `unisparse slurm`)
+//   shards/config.yaml        the resolved config, written by whichever shard (or `unisparse
+//   slurm`)
 //                             comes first; every shard must resolve to the same
 //   shards/<I>-of-<N>/        one shard, a run directory of its own (run_writer.h)
 //   config.yaml, meta.json, points.jsonl, points.csv   written by `unisparse merge`
@@ -28,7 +29,8 @@ struct Shard {
   bool operator==(const Shard&) const = default;
 };
 
-// "I/N" as given to --shard: two integers, N >= 1, 0 <= I < N. InputError naming the text otherwise.
+// "I/N" as given to --shard: two integers, N >= 1, 0 <= I < N. InputError naming the text
+// otherwise.
 Shard parse_shard(const std::string& text);
 
 std::string shard_label(const Shard& shard);     // "2/4", the rows' shard column

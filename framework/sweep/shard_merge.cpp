@@ -33,8 +33,8 @@ MergeOutcome merge_sharded_run(const std::string& run_dir, const std::string& co
   std::vector<ShardRun> shards;
   for (const auto& [shard, path] : dirs) shards.push_back(read_shard_run(shard_label(shard), path));
 
-  const MergedRun merged = merge_shard_runs(run_dir, read_text_file(pinned), labels, expected,
-                                            shards, partial, argv);
+  const MergedRun merged =
+      merge_shard_runs(run_dir, read_text_file(pinned), labels, expected, shards, partial, argv);
   write_merged_run(run_dir, merged);
   return {shard_count, merged.rows.size(), merged.missing};
 }

@@ -41,9 +41,12 @@ std::string placement_lines(const SlurmJobOptions& options) {
 }  // namespace
 
 nlohmann::json to_json(const SlurmJobOptions& options) {
-  return {{"shards", options.shards},           {"gpus_per_task", options.gpus_per_task},
-          {"cpus_per_task", options.cpus_per_task}, {"max_parallel", options.max_parallel},
-          {"partition", options.partition},     {"time", options.time},
+  return {{"shards", options.shards},
+          {"gpus_per_task", options.gpus_per_task},
+          {"cpus_per_task", options.cpus_per_task},
+          {"max_parallel", options.max_parallel},
+          {"partition", options.partition},
+          {"time", options.time},
           {"account", options.account}};
 }
 
@@ -103,8 +106,9 @@ std::string array_job_script(const SlurmJobPaths& paths, const SlurmJobOptions& 
   script += "# unisparse run " + paths.run_dir + (shards.size() == 1 ? ": shard " : ": shards ") +
             array_indices(shards, options.shards, 0) + " of " + count +
             ", one array task each (task id = shard index).\n";
-  script += "# A task resumes what an earlier task of its shard left; the merge job joins the "
-            "shards.\n";
+  script +=
+      "# A task resumes what an earlier task of its shard left; the merge job joins the "
+      "shards.\n";
   script += "#SBATCH --job-name=" + job_name + "\n";
   script += "#SBATCH --array=" + array_indices(shards, options.shards, options.max_parallel) + "\n";
   script += "#SBATCH --ntasks=1\n";
@@ -126,10 +130,12 @@ std::string array_job_script(const SlurmJobPaths& paths, const SlurmJobOptions& 
 std::string merge_job_script(const SlurmJobPaths& paths, const SlurmJobOptions& options,
                              const std::string& job_name) {
   std::string script = "#!/bin/bash\n";
-  script += "# Merges the shards of unisparse run " + paths.run_dir + " once its array job has "
+  script += "# Merges the shards of unisparse run " + paths.run_dir +
+            " once its array job has "
             "ended\n";
-  script += "# (submitted with --dependency=afterany:<array job>); exits 2 naming the missing rows "
-            "when a shard\n";
+  script +=
+      "# (submitted with --dependency=afterany:<array job>); exits 2 naming the missing rows "
+      "when a shard\n";
   script += "# did not finish.\n";
   script += "#SBATCH --job-name=" + job_name + "\n";
   script += "#SBATCH --ntasks=1\n";

@@ -44,8 +44,8 @@ void pin_run_config(const std::string& run_dir, const std::string& resolved_yaml
       throw std::runtime_error("cannot create " + pinned.string() + ": " +
                                std::strerror(link_error));
   }
-  const auto differences = config_differences(read_text_file(pinned.string()), resolved_yaml,
-                                              pinned.string(), who);
+  const auto differences =
+      config_differences(read_text_file(pinned.string()), resolved_yaml, pinned.string(), who);
   if (!differences.empty())
     throw InputError(pinned.string() + ": " + who + " resolves to another config than the run's (" +
                      describe_differences(differences, "in the run", "in " + who) +
@@ -57,8 +57,9 @@ RunWriter open_shard_writer(const std::string& run_dir, const Shard& shard, bool
                             const nlohmann::json& new_meta, const nlohmann::json& resume_meta) {
   if (resume && !fs::is_directory(shards_dir(run_dir))) {
     const bool is_a_shard = parse_shard_dir_name(fs::path(run_dir).filename().string()).has_value();
-    throw InputError(run_dir + " is not a sharded run (it has no " + kShardsFolder + "/ folder)" +
-                     (is_a_shard ? "; --resume takes the run directory, the one above shards/" : ""));
+    throw InputError(
+        run_dir + " is not a sharded run (it has no " + kShardsFolder + "/ folder)" +
+        (is_a_shard ? "; --resume takes the run directory, the one above shards/" : ""));
   }
   require_same_shard_count(run_dir, shard);
   const fs::path dir = shard_dir(run_dir, shard);
@@ -73,8 +74,8 @@ RunWriter open_shard_writer(const std::string& run_dir, const Shard& shard, bool
   if (run_path.filename().empty()) run_path = run_path.parent_path();  // "results/quick/r1/"
   nlohmann::json meta = new_meta;
   meta["shard"] = {{"index", shard.index}, {"count", shard.count}, {"label", shard_label(shard)}};
-  return RunWriter::create_at(dir.string(), sweep_name, run_path.filename().string(),
-                              resolved_yaml, meta);
+  return RunWriter::create_at(dir.string(), sweep_name, run_path.filename().string(), resolved_yaml,
+                              meta);
 }
 
 }  // namespace unisparse

@@ -1,8 +1,8 @@
 #pragma once
 // Running the unisparse binary from a test: in the foreground (exit code, stdout, stderr) or in the
 // background (its pid, for a test that needs two processes at once).
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -44,7 +44,8 @@ inline CliResult run_cli(const std::string& arguments, const std::filesystem::pa
 }
 
 // Starts the binary with these arguments, stdout and stderr to log; returns its pid.
-inline pid_t start_cli(const std::vector<std::string>& arguments, const std::filesystem::path& log) {
+inline pid_t start_cli(const std::vector<std::string>& arguments,
+                       const std::filesystem::path& log) {
   std::vector<std::string> words{UNISPARSE_CLI};
   words.insert(words.end(), arguments.begin(), arguments.end());
   std::vector<char*> argv;

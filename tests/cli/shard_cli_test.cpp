@@ -58,7 +58,9 @@ class ShardCliTest : public ::testing::Test {
     write("sweep.yaml", kSweep);
   }
   void TearDown() override { fs::remove_all(dir_); }
-  void write(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
+  void write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+  }
   std::string results() const { return (dir_ / "results").string(); }
   // "run <dir>/NAME --configs ... --quiet --results ..." followed by extra.
   std::string run_args(const std::string& extra, const std::string& sweep = "sweep.yaml") const {
@@ -108,8 +110,8 @@ TEST_F(ShardCliTest, MergedShardsEqualAnUnshardedRunPointForPoint) {
     EXPECT_EQ(split[i]["point_key"], whole[i]["point_key"]);
     EXPECT_EQ(split[i]["status"], "ok");
     EXPECT_EQ(split[i]["status"], whole[i]["status"]);
-    for (const char* metric : {"attn_recall", "page_recall", "needle_hit", "out_rel_l2_mean",
-                               "out_rel_l2_max"})
+    for (const char* metric :
+         {"attn_recall", "page_recall", "needle_hit", "out_rel_l2_mean", "out_rel_l2_max"})
       EXPECT_EQ(split[i][metric], whole[i][metric]) << whole[i]["point_key"] << " " << metric;
     EXPECT_EQ(split[i]["shard"], std::to_string(i % 3) + "/3");  // round-robin over base points
   }
@@ -192,7 +194,8 @@ TEST_F(ShardCliTest, AKilledShardResumesAndAShardNeverStartedStartsOnResume) {
   // As if killed while writing its second row.
   const std::string text = file_text(points);
   const size_t first_line = text.find('\n') + 1;
-  std::ofstream(points, std::ios::trunc) << text.substr(0, first_line) << text.substr(first_line, 40);
+  std::ofstream(points, std::ios::trunc)
+      << text.substr(0, first_line) << text.substr(first_line, 40);
 
   const auto resumed = cli(run_args("--resume " + run_dir + " --shard 0/2"));
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
@@ -285,8 +288,9 @@ TEST_F(ShardCliTest, OfTwoResumesOfOneRunAtOnceOneIsRefused) {
   const std::string run_dir = results() + "/cli_slow/r";
   const std::string configs = std::string(UNISPARSE_SOURCE_DIR) + "/configs";
   auto args = [&](std::vector<std::string> extra) {
-    std::vector<std::string> words{"run", (dir_ / "slow.yaml").string(), "--configs", configs,
-                                   "--quiet", "--results", results()};
+    std::vector<std::string> words{
+        "run",    (dir_ / "slow.yaml").string(), "--configs", configs, "--quiet", "--results",
+        results()};
     words.insert(words.end(), extra.begin(), extra.end());
     return words;
   };

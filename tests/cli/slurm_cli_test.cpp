@@ -105,9 +105,9 @@ TEST_F(SlurmCliTest, AResubmissionListsOnlyTheUnfinishedShards) {
   const CliResult again = resubmit("--time 01:00:00");
   ASSERT_EQ(again.exit_code, 0) << again.err;
   const std::string array = file_text(run_dir_ + "/slurm/2-array.sbatch");
-  expect_contains(array, "#SBATCH --array=0,2%2\n");       // as first asked: at most 2 at once
-  expect_contains(array, "#SBATCH --partition=short\n");   // from the first submission
-  expect_contains(array, "#SBATCH --time=01:00:00\n");     // given now
+  expect_contains(array, "#SBATCH --array=0,2%2\n");      // as first asked: at most 2 at once
+  expect_contains(array, "#SBATCH --partition=short\n");  // from the first submission
+  expect_contains(array, "#SBATCH --time=01:00:00\n");    // given now
   for (int shard : {0, 2}) ASSERT_EQ(run_task(run_dir_ + "/slurm/2-array.sbatch", shard), 0);
 
   const CliResult done = resubmit();

@@ -18,7 +18,9 @@ namespace fs = std::filesystem;
 using testing_support::parse_csv;
 using testing_support::ScratchDir;
 
-const char* kConfig = "name: odd_sizes\nbackends: [cpu]\nfixed:\n  context_len: 4096\naxes:\n  page_size: [7, 63, 64]\n";
+const char* kConfig =
+    "name: odd_sizes\nbackends: [cpu]\nfixed:\n  context_len: 4096\naxes:\n  page_size: [7, 63, "
+    "64]\n";
 const std::vector<std::string> kLabels = {"0/2", "1/2"};
 
 // Rows 0..3, round-robin: shard 0 owes 0 and 2, shard 1 owes 1 and 3.
@@ -125,8 +127,8 @@ TEST(Merge, ARowTwiceIsAnErrorEvenInAPartialMerge) {
   expect_contains(twice, "row 2|cpu is there 2 times (shards 0/2, 0/2)");
 
   // A row that the wrong shard holds too: both problems are named.
-  const std::string both =
-      merge_error({shard_with("0/2", {"0|cpu", "2|cpu"}), shard_with("1/2", {"1|cpu", "3|cpu", "0|cpu"})});
+  const std::string both = merge_error(
+      {shard_with("0/2", {"0|cpu", "2|cpu"}), shard_with("1/2", {"1|cpu", "3|cpu", "0|cpu"})});
   expect_contains(both, "shard 1/2 holds row 0|cpu, which shard 0/2 owes");
   expect_contains(both, "row 0|cpu is there 2 times (shards 0/2, 1/2)");
 }
@@ -139,7 +141,9 @@ TEST(Merge, ARowOfNoPointOfTheSweepIsAnError) {
 
 TEST(Merge, AShardThatRanAnotherConfigIsNamedWithTheDifferingKeys) {
   ShardRun other = shard_with("1/2", {"1|cpu", "3|cpu"});
-  other.config_yaml = "name: odd_sizes\nbackends: [cpu]\nfixed:\n  context_len: 8192\naxes:\n  page_size: [7, 63, 64]\n";
+  other.config_yaml =
+      "name: odd_sizes\nbackends: [cpu]\nfixed:\n  context_len: 8192\naxes:\n  page_size: [7, 63, "
+      "64]\n";
   const std::string message = merge_error({shard_with("0/2", {"0|cpu", "2|cpu"}), other});
   expect_contains(message, "shard 1/2 (/runs/r1/shards/1-of-2) ran another config");
   expect_contains(message, "fixed.context_len: 4096 in the run, 8192 in shard 1/2");

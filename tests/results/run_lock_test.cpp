@@ -64,7 +64,8 @@ TEST(RunLock, AFileLeftByAKilledWriterHoldsNoLock) {
   ScratchDir scratch;
   fs::create_directories(scratch.path());
   std::ofstream(scratch.path() / RunLock::kLockFile)
-      << R"({"pid":999999,"host":"gone","start_time_utc":"2026-01-01T00:00:00Z"})" << "\n";
+      << R"({"pid":999999,"host":"gone","start_time_utc":"2026-01-01T00:00:00Z"})"
+      << "\n";
   EXPECT_FALSE(RunLock::holder(scratch.path().string()).has_value());
   RunLock lock = RunLock::acquire(scratch.path().string());
   EXPECT_EQ(read_text_file((scratch.path() / RunLock::kLockFile).string()).find("999999"),

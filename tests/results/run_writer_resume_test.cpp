@@ -120,9 +120,9 @@ TEST(RunWriterResume, TheResumeRecordCarriesTheCallersProvenance) {
   ScratchDir scratch;
   const std::string dir = finished_run(scratch);
   {
-    RunWriter resumed =
-        RunWriter::resume(dir, kConfig, {{"argv", {"unisparse", "run", "--resume", dir}},
-                                         {"slurm", {{"SLURM_JOB_ID", "17"}}}});
+    RunWriter resumed = RunWriter::resume(
+        dir, kConfig,
+        {{"argv", {"unisparse", "run", "--resume", dir}}, {"slurm", {{"SLURM_JOB_ID", "17"}}}});
     EXPECT_TRUE(fs::exists(fs::path(dir) / ".lock"));
   }
   const auto meta = nlohmann::json::parse(read_text_file((fs::path(dir) / "meta.json").string()));

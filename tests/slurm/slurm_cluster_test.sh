@@ -157,9 +157,11 @@ node_idle() { [ "$(sinfo -h -n localhost -o %T 2>/dev/null)" = idle ]; }
 wait_until "the node to be idle" node_idle
 echo "cluster up: $(sinfo -h -o '%P %D %T %C')"
 
-# --- helpers on jobs and runs ------------------------------------------------------------------
+# --- jobs and runs ---------------------------------------------------------------------------
 # The states of a job's records (one per array task), e.g. "COMPLETED COMPLETED FAILED".
-job_states() { scontrol -o show job "$1" | sed -n 's/.* JobState=\([A-Z_]*\) .*/\1/p' | tr '\n' ' '; }
+job_states() {
+  scontrol -o show job "$1" | sed -n 's/.* JobState=\([A-Z_]*\) .*/\1/p' | tr '\n' ' '
+}
 job_ended() {
   local states
   states=$(job_states "$1")
@@ -181,7 +183,8 @@ echo "quick: array job $array_job, merge job $merge_job"
 wait_until "merge job $merge_job" job_ended "$merge_job"
 [ "$(job_states "$array_job")" = "COMPLETED COMPLETED COMPLETED COMPLETED " ] ||
   fail "array job $array_job: $(job_states "$array_job")"
-[ "$(job_states "$merge_job")" = "COMPLETED " ] || fail "merge job $merge_job: $(job_states "$merge_job")"
+[ "$(job_states "$merge_job")" = "COMPLETED " ] ||
+  fail "merge job $merge_job: $(job_states "$merge_job")"
 
 sharded="$work/results/quick/sharded"
 whole="$work/results/quick/whole"
@@ -196,7 +199,8 @@ metrics = ["status", "reason", "attn_recall", "page_recall", "needle_hit", "out_
 for a, b in zip(whole, merged):
     assert a["point_key"] == b["point_key"], (a["point_key"], b["point_key"])
     for metric in metrics:
-        assert a.get(metric) == b.get(metric), (a["point_key"], metric, a.get(metric), b.get(metric))
+        assert a.get(metric) == b.get(metric), (a["point_key"], metric, a.get(metric),
+                                                b.get(metric))
 shards = {shard["shard"]: shard for shard in meta["shards"]}
 assert sorted(shards) == ["0/4", "1/4", "2/4", "3/4"], sorted(shards)
 for label, shard in shards.items():
@@ -206,7 +210,8 @@ assert {row["shard"] for row in merged} == set(shards)
 print("quick: merged run equals the unsharded run on", len(merged), "rows")
 EOF
 "$binary" check "$sharded" --baseline results/baselines/quick
-ls "$sharded"/slurm/logs/"${array_job}"_{0,1,2,3}.log "$sharded/slurm/logs/${merge_job}_merge.log" >/dev/null
+ls "$sharded/slurm/logs/${array_job}"_{0,1,2,3}.log \
+  "$sharded/slurm/logs/${merge_job}_merge.log" >/dev/null
 
 # --- 2. a cancelled shard, resubmitted alone ---------------------------------------------------
 slow=("${quick[@]}" --set context_len=32768)
@@ -214,25 +219,32 @@ submitted=$("$binary" slurm "${slow[@]}" --shards 4 --cpus-per-task 1 --run-id k
 array_job=$(field_of array_job "$submitted")
 merge_job=$(field_of merge_job "$submitted")
 run_dir="$work/results/quick/killed"
-shard_rows() { [ -f "$run_dir/shards/1-of-4/points.jsonl" ] && wc -l <"$run_dir/shards/1-of-4/points.jsonl" || echo 0; }
+shard_rows() {
+  local points="$run_dir/shards/1-of-4/points.jsonl"
+  if [ -f "$points" ]; then wc -l <"$points"; else echo 0; fi
+}
 has_rows() { (($(shard_rows) >= 1)); }
 wait_until "shard 1 to write its first row" has_rows
 scancel "${array_job}_1"
 echo "slow: cancelled task ${array_job}_1 after $(shard_rows) of its 18 rows"
 wait_until "merge job $merge_job" job_ended "$merge_job"
-grep -q CANCELLED <<<"$(job_states "${array_job}_1")" || fail "task 1: $(job_states "${array_job}_1")"
+grep -q CANCELLED <<<"$(job_states "${array_job}_1")" ||
+  fail "task 1: $(job_states "${array_job}_1")"
 (($(shard_rows) < 18)) || fail "shard 1 finished before it was cancelled: make its points slower"
-[ "$(job_states "$merge_job")" = "FAILED " ] || fail "merge job after a cancelled shard: $(job_states "$merge_job")"
+[ "$(job_states "$merge_job")" = "FAILED " ] ||
+  fail "merge job after a cancelled shard: $(job_states "$merge_job")"
 grep -q "shard 1/4 lacks" "$run_dir/slurm/logs/${merge_job}_merge.log" ||
   fail "the failed merge does not name shard 1's missing rows"
 [ ! -f "$run_dir/points.jsonl" ] || fail "a failed merge wrote points.jsonl"
 
 resubmitted=$("$binary" slurm --resume "$run_dir" --configs "$source_dir/configs" --submit)
-grep -q '^#SBATCH --array=1$' <<<"$resubmitted" || fail "the resubmission is not shard 1 alone: $resubmitted"
+grep -q '^#SBATCH --array=1$' <<<"$resubmitted" ||
+  fail "the resubmission is not shard 1 alone: $resubmitted"
 array_job=$(field_of array_job "$resubmitted")
 merge_job=$(field_of merge_job "$resubmitted")
 wait_until "merge job $merge_job" job_ended "$merge_job"
-[ "$(job_states "$merge_job")" = "COMPLETED " ] || fail "merge job $merge_job: $(job_states "$merge_job")"
+[ "$(job_states "$merge_job")" = "COMPLETED " ] ||
+  fail "merge job $merge_job: $(job_states "$merge_job")"
 python3 - "$whole/points.jsonl" "$run_dir/points.jsonl" "$run_dir/shards/1-of-4/meta.json" <<'EOF'
 import json, sys
 whole = [json.loads(line) for line in open(sys.argv[1])]

@@ -36,9 +36,9 @@ TEST(ParseShard, TakesIOfN) {
 }
 
 TEST(ParseShard, RejectsEverythingElseNamingTheText) {
-  for (const char* text : {"", "1", "/4", "1/", "a/4", "1/b", "1/4x", " 1/4", "1 /4", "1//4",
-                           "1/4/2", "-1/4", "+1/4", "1.0/4", "1/0", "0/0", "4/4", "5/4", "1/-4",
-                           "99999999999/4"}) {
+  for (const char* text :
+       {"",      "1",    "/4",   "1/",    "a/4", "1/b", "1/4x", " 1/4", "1 /4", "1//4",
+        "1/4/2", "-1/4", "+1/4", "1.0/4", "1/0", "0/0", "4/4",  "5/4",  "1/-4", "99999999999/4"}) {
     const std::string message = input_error_of([&] { parse_shard(text); });
     expect_contains(message, {"--shard '" + std::string(text) + "'"});
   }
@@ -50,7 +50,8 @@ TEST(ShardDirName, RoundTripsAndRejectsLookalikes) {
   EXPECT_EQ(shard_dir_name({2, 4}), "2-of-4");
   EXPECT_EQ(shard_label({2, 4}), "2/4");
   EXPECT_EQ(parse_shard_dir_name("2-of-4"), (Shard{2, 4}));
-  for (const char* name : {"02-of-4", "4-of-4", "2-of-0", "2of4", "2-of-4-x", "x-of-4", "config.yaml"})
+  for (const char* name :
+       {"02-of-4", "4-of-4", "2-of-0", "2of4", "2-of-4-x", "x-of-4", "config.yaml"})
     EXPECT_FALSE(parse_shard_dir_name(name).has_value()) << name;
 }
 
@@ -125,9 +126,9 @@ TEST(ExecutionOrder, ShardsPartitionThePointsKeepingBackendsOfAPointTogether) {
 // Round-robin deals every axis value to every shard, so a cost that grows along the first axis
 // (context length, say) is spread evenly.
 TEST(ExecutionOrder, EveryShardGetsEveryValueOfTheSlowestAxis) {
-  const SweepConfig sweep =
-      sweep_of({{"context_len", {"1024", "4096", "16384"}}, {"page_size", {"16", "32", "64", "128"}}},
-               {"cpu"});
+  const SweepConfig sweep = sweep_of(
+      {{"context_len", {"1024", "4096", "16384"}}, {"page_size", {"16", "32", "64", "128"}}},
+      {"cpu"});
   const std::vector<ExpandedPoint> points = expand(sweep);
   for (int index = 0; index < 4; ++index) {
     std::set<int> contexts;

@@ -1,7 +1,5 @@
 // The Slurm scripts `unisparse slurm` writes, against golden files (tests/sweep/golden/), and the
 // bookkeeping of a resubmission.
-#include "framework/sweep/shard_slurm.h"
-
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -9,6 +7,7 @@
 
 #include "framework/results/run_writer.h"
 #include "framework/sweep/shard.h"
+#include "framework/sweep/shard_slurm.h"
 #include "tests/config/yaml_test_files.h"
 
 namespace unisparse {
