@@ -187,7 +187,8 @@ case $part in
     # synccheck: the named barriers of the two math warpgroups' alternation and the mbarrier waits.
     step synccheck 45 compute-sanitizer --tool synccheck --error-exitcode 1 "$bin/test_gpu" \
       --gtest_filter='*PrefillKernelPaths*/sm90_T63_*:*PrefillKernelPaths*/sm90_T1000_d128_block128_bf16'
-    step bench_prefill_32k 45 "$bin/unisparse_bench" --benchmark_filter='BM_Prefill/context:32768/block:128/'
+    # Both kernel paths x four masks at 32k: about 7 s a row (the first device call cut it at 45 s).
+    step bench_prefill_32k 75 "$bin/unisparse_bench" --benchmark_filter='BM_Prefill/context:32768/block:128/'
     sweep prefill_dense 60
     sweep prefill_streaming 90
     step peers_prefill 90 python3 analysis/peers_prefill.py --out "$out/peers_prefill/$run_id"
@@ -241,6 +242,13 @@ case $part in
     sweep decode_dense_512k 18
     sweep decode_sparse 80
     sweep decode_sparse_512k 18
+    # Where a batch-1 static+dynamic step goes: every kernel's duration over ten steps (skipping the
+    # warm-up), at 128k and 512k.
+    for context in 131072 524288; do
+      step "ncu_step_kernels_$context" 30 ncu --clock-control none --print-summary per-kernel \
+        --metrics gpu__time_duration.sum --launch-skip 100 --launch-count 70 "$bin/unisparse_bench" \
+        --benchmark_filter="BM_StaticDynamicDecode/context:$context/batch:1/"
+    done
     sweep quant_decode_dense 35
     step peers_decode 20 python3 analysis/peers.py "$out/peers_decode/$run_id" --iters 30 --warmup 5
     sweep prefill_decode 45
