@@ -134,6 +134,7 @@ MergedRun merge_shard_runs(const std::string& run_dir, const std::string& run_co
   for (size_t i = 0; i < expected.size(); ++i) position[expected[i].point_key] = i;
   std::vector<std::vector<const ShardRun*>> holders(expected.size());
   std::vector<const Row*> found(expected.size(), nullptr);
+  std::vector<const ShardRun*> found_in(expected.size(), nullptr);
   for (const ShardRun& shard : shards) {
     for (const Row& row : shard.rows) {
       const auto key_field = row.find(kPointKeyColumn);
@@ -153,6 +154,7 @@ MergedRun merge_shard_runs(const std::string& run_dir, const std::string& run_co
                            expected[at->second].shard + " owes");
       holders[at->second].push_back(&shard);
       found[at->second] = &row;
+      found_in[at->second] = &shard;
     }
   }
   for (size_t i = 0; i < expected.size(); ++i) {
@@ -169,6 +171,15 @@ MergedRun merge_shard_runs(const std::string& run_dir, const std::string& run_co
   for (size_t i = 0; i < expected.size(); ++i) {
     if (found[i]) {
       merged.rows.push_back(*found[i]);
+      const auto plan_file = found[i]->find("plan_file");
+      if (plan_file != found[i]->end() && plan_file->is_string()) {
+        const RowFile file{(fs::path(found_in[i]->dir) / plan_file->get<std::string>()).string(),
+                           plan_file->get<std::string>()};
+        if (!fs::is_regular_file(file.source))
+          problems.push_back("shard " + found_in[i]->label + ": row " + expected[i].point_key +
+                             " names " + file.source + ", which is not there");
+        merged.files.push_back(file);
+      }
     } else {
       merged.missing.push_back(expected[i].point_key);
       missing_by_shard[expected[i].shard].push_back(expected[i].point_key);
@@ -200,6 +211,14 @@ MergedRun merge_shard_runs(const std::string& run_dir, const std::string& run_co
 }
 
 void write_merged_run(const std::string& run_dir, const MergedRun& merged) {
+  for (const RowFile& file : merged.files) {
+    const fs::path target = fs::path(run_dir) / file.relative;
+    std::error_code error;
+    fs::create_directories(target.parent_path(), error);
+    fs::remove(target, error);
+    fs::create_hard_link(file.source, target, error);
+    if (error) fs::copy_file(file.source, target, fs::copy_options::overwrite_existing);
+  }
   std::string jsonl;
   for (const Row& row : merged.rows) jsonl += points_jsonl_line(row);
   write_text_file_atomically(file_in(run_dir, RunWriter::kConfigFile), merged.config_yaml);

@@ -132,6 +132,22 @@ TEST_F(ShardCliTest, MergedShardsEqualAnUnshardedRunPointForPoint) {
   expect_contains(check.out, "check: 6 points compared, 0 regressions");
 }
 
+TEST_F(ShardCliTest, TheShardsPlanFilesAreWhereTheMergedRowsSayTheyAre) {
+  for (int shard = 0; shard < 2; ++shard)
+    ASSERT_EQ(cli(run_args("--run-id s --dump-plans --shard " + std::to_string(shard) + "/2"))
+                  .exit_code,
+              0);
+  const std::string run_dir = results() + "/cli_shard/s";
+  ASSERT_EQ(cli(merge_args(run_dir)).exit_code, 0);
+  const auto rows = rows_of(run_dir + "/points.jsonl");
+  ASSERT_EQ(rows.size(), 6u);
+  for (const auto& row : rows) {
+    const fs::path plan = fs::path(run_dir) / row["plan_file"].get<std::string>();
+    EXPECT_TRUE(fs::is_regular_file(plan)) << plan;
+    EXPECT_EQ(plan.parent_path(), fs::path(run_dir) / "plans");
+  }
+}
+
 TEST_F(ShardCliTest, AnIncompleteRunMergesOnlyWithPartialNamingWhatIsMissing) {
   ASSERT_EQ(cli(run_args("--run-id s --shard 0/3")).exit_code, 0);
   ASSERT_EQ(cli(run_args("--run-id s --shard 2/3")).exit_code, 0);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "framework/core/error.h"
 #include "framework/results/file_io.h"
@@ -165,6 +166,41 @@ TEST(Merge, WritesTheFourFilesOfARun) {
   EXPECT_EQ(csv[0][0], "sweep");
   const auto meta = nlohmann::json::parse(read_text_file((scratch.path() / "meta.json").string()));
   EXPECT_EQ(meta["num_points"], 4);
+}
+
+// Rows name their plan files relative to their run directory: the merged run holds them at the
+// same relative paths, and a row whose file is gone is named.
+TEST(Merge, PlanFilesOfTheRowsComeAlongAndAMissingOneIsNamed) {
+  ScratchDir scratch;
+  const fs::path run = scratch.path() / "r1";
+  std::vector<ShardRun> shards = {shard_with("0/2", {"0|cpu", "2|cpu"}),
+                                  shard_with("1/2", {"1|cpu", "3|cpu"})};
+  for (ShardRun& shard : shards) {
+    shard.dir = (run / "shards" / (shard.label.substr(0, 1) + "-of-2")).string();
+    for (Row& row : shard.rows) {
+      const std::string name = "plans/" + row["point_key"].get<std::string>().substr(0, 1) +
+                               "_cpu_decode_plan.safetensors";
+      row["plan_file"] = name;
+      fs::create_directories(fs::path(shard.dir) / "plans");
+      std::ofstream(fs::path(shard.dir) / name) << "plan of " << row["point_key"];
+    }
+  }
+  const MergedRun merged =
+      merge_shard_runs(run.string(), kConfig, kLabels, kExpected, shards, false, {});
+  ASSERT_EQ(merged.files.size(), 4u);
+  write_merged_run(run.string(), merged);
+  for (const Row& row : merged.rows)
+    EXPECT_EQ(read_text_file((run / row["plan_file"].get<std::string>()).string()),
+              "plan of " + row["point_key"].dump());
+
+  fs::remove(fs::path(shards[1].dir) / "plans/3_cpu_decode_plan.safetensors");
+  try {
+    merge_shard_runs(run.string(), kConfig, kLabels, kExpected, shards, false, {});
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& error) {
+    expect_contains(error.what(), "shard 1/2: row 3|cpu names");
+    expect_contains(error.what(), "3_cpu_decode_plan.safetensors, which is not there");
+  }
 }
 
 TEST(Merge, ReadShardRunNamesAFileThatIsNotThere) {
