@@ -20,6 +20,7 @@ std::vector<Override> sweep_overrides(const std::vector<std::string>& axis_overr
                                       const std::vector<std::string>& fixed_overrides,
                                       const std::string& backend);
 int calibrate_heads_command(const std::vector<std::string>& args);
+int attention_stats_command(const std::vector<std::string>& args);
 
 // The repository root that holds configs/: the first directory upward from `start` with
 // configs/models in it, else the current directory.

@@ -20,6 +20,7 @@ Commands:
   merge RUN_DIR [--partial]    join the shards of a sharded run (run --shard I/N) into one run
   slurm SWEEP.yaml --shards N  write (and --submit) a Slurm job array of shards and its merge job
   calibrate-heads --trace FILE ... score streaming heads on traces, write configs/heads/NAME.yaml
+  attention-stats --trace FILE ... per-head statistics of decode attention (or --model M ...)
 
 Every command has --help.
 )";
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
     if (command == "merge") return unisparse::cli::merge_command(rest, all_argv);
     if (command == "slurm") return unisparse::cli::slurm_command(rest, all_argv);
     if (command == "calibrate-heads") return unisparse::cli::calibrate_heads_command(rest);
+    if (command == "attention-stats") return unisparse::cli::attention_stats_command(rest);
     std::fprintf(stderr, "unisparse: unknown command '%s'\n\n%s", command.c_str(), kUsage);
     return unisparse::kExitBadInput;
   } catch (const unisparse::InputError& error) {

@@ -24,7 +24,7 @@ const std::vector<std::string> kTopKeys{"name",     "description", "model", "wor
 // Top-level keys that hold one value (the rest are the fixed, axes and timing sections).
 const std::vector<std::string> kTopValueKeys{"name",     "description", "model",
                                              "workload", "phase",       "backends"};
-const std::vector<std::string> kRequiredKeys{"name", "model", "workload", "phase", "backends"};
+const std::vector<std::string> kRequiredKeys{"name", "model", "phase", "backends"};
 constexpr std::string_view kTimingPrefix = "timing.";
 
 // A parameter value as written, before it is applied.
@@ -403,7 +403,12 @@ SweepConfig resolve(const SweepDraft& draft, const std::string& configs_dir) {
 
   // A relative trace or .tsv path is looked up next to the file that names it (the working
   // directory for one from the command line), then in the repository.
-  const LocatedNode& workload = draft.top.at("workload");
+  const auto named = draft.top.find("workload");
+  const LocatedNode workload =
+      named != draft.top.end()
+          ? named->second
+          : LocatedNode{YAML::Node(std::string(kDefaultWorkload)), draft.file_source, "workload",
+                        YAML::Node()};
   const std::vector<std::string> search_dirs{
       workload.source.from_command_line()
           ? std::filesystem::current_path().string()

@@ -5,7 +5,8 @@
 //   description: ...                 # optional
 //   model: llama3-8b                 # configs/models/<model>.yaml
 //   workload: needle                 # configs/workloads/<name>.yaml, or {trace: file, layer: 0}
-//                                    # (layer: an index or `all`, the same as the `layer` parameter)
+//                                    # (layer: an index or `all`, the same as the `layer` parameter;
+//                                    # optional: kDefaultWorkload, config/workload_config.h)
 //   phase: decode                    # prefill | decode
 //   backends: [cuda, cpu]            # the outermost loop of the expansion
 //   fixed: {context_len: 65536, ...} # any parameter of config/params.cpp

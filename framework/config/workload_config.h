@@ -10,12 +10,16 @@
 // repository (or absolute).
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "framework/config/point.h"
 #include "framework/config/strict_yaml.h"
 
 namespace unisparse {
+
+// The workload of a sweep that names none (and of `unisparse attention-stats --model`).
+inline constexpr std::string_view kDefaultWorkload = "needle";
 
 WorkloadSpec load_workload_file(const std::string& path);
 

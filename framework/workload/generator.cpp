@@ -27,6 +27,7 @@ enum StreamRole : uint64_t {
   kDecodeValues,
   kPrefillQueries,
   kDecodeQueries,
+  kHeadStrengths,
 };
 
 // The stream of one role for one (sequence, head).
@@ -102,8 +103,41 @@ void check_inputs(const PointConfig& point) {
     fail("jump_probability", "must lie in [0, 1]");
   if (!(k.key_noise >= 0)) fail("key_noise", "must not be negative");
   if (!(k.value_noise >= 0)) fail("value_noise", "must not be negative");
-  if (point.streaming_fraction > 0 && point.local_tokens < 1)
-    fail("local_tokens", "must be positive when there are streaming heads");
+  if (const auto& share = k.streaming_type_fraction; share && !(*share >= 0 && *share <= 1))
+    fail("streaming_type_fraction", "must lie in [0, 1]");
+  if (!(k.strength_spread >= 0)) fail("strength_spread", "must not be negative");
+  const bool streaming_types = k.streaming_type_fraction ? *k.streaming_type_fraction > 0
+                                                         : point.streaming_fraction > 0;
+  if (streaming_types && point.local_tokens < 1)
+    fail("local_tokens", "must be positive when there are streaming-type heads");
+}
+
+// Which KV heads carry streaming-type structure (generator.h): the knob's share in the interleaved
+// order, or the point's static layout when the knob is unset.
+std::vector<HeadKind> structure_kinds(const PointConfig& point, const HeadLayout& layout) {
+  const std::optional<double>& share = point.workload.knobs.streaming_type_fraction;
+  if (!share) return layout.kv_head_kind;
+  return HeadLayout::with_streaming_fraction(point.shape.num_kv_heads, *share, point.sink_tokens,
+                                             point.local_tokens)
+      .kv_head_kind;
+}
+
+// One query head's strengths: the knobs' (context-scaled) values times the head's log-normal
+// factors (strength_spread).
+struct HeadStrengths {
+  double sink = 0, recency = 0, topic = 0, needle = 0, streaming_sink = 0, streaming_local = 0;
+};
+
+HeadStrengths head_strengths(const PointConfig& point, int q_head) {
+  const GeneratorKnobs& k = point.workload.knobs;
+  HeadStrengths h{k.sink_strength,  k.recency_strength,        k.topic_strength,
+                  k.needle_strength, k.streaming_sink_strength, k.streaming_local_strength};
+  if (k.strength_spread == 0) return h;
+  Rng rng(point.seed, {kHeadStrengths, static_cast<uint64_t>(q_head)});
+  for (double* strength : {&h.sink, &h.recency, &h.topic, &h.needle, &h.streaming_sink,
+                           &h.streaming_local})
+    *strength *= std::exp(k.strength_spread * rng.normal());
+  return h;
 }
 
 // Everything the per-(sequence, KV head) work shares, built once.
@@ -281,17 +315,16 @@ struct QueryTarget {
 };
 
 // Writes a query row: noise (given), sink, position and content channels.
-void write_query(const Structure& s, HeadKind kind, int position, const QueryTarget& target,
-                 std::span<const float> noise, float* row) {
-  const GeneratorKnobs& k = s.knobs;
+void write_query(const Structure& s, HeadKind kind, const HeadStrengths& strengths, int position,
+                 const QueryTarget& target, std::span<const float> noise, float* row) {
   const Channels& c = kind == HeadKind::dense ? s.dense_channels : s.streaming_channels;
   std::fill(row, row + s.head_dim, 0.0f);
   std::copy(noise.begin(), noise.end(), row + c.noise_begin);
   const bool dense = kind == HeadKind::dense;
   row[c.sink] = static_cast<float>(
-      s.query_amplitude(dense ? k.sink_strength : k.streaming_sink_strength));
+      s.query_amplitude(dense ? strengths.sink : strengths.streaming_sink));
   const auto position_amplitude = static_cast<float>(
-      s.query_amplitude(dense ? k.recency_strength : k.streaming_local_strength));
+      s.query_amplitude(dense ? strengths.recency : strengths.streaming_local));
   const std::vector<float>& table = dense ? s.dense_position : s.streaming_position;
   const float* features = table.data() + static_cast<size_t>(position) * 2 * c.frequency_pairs;
   for (int i = 0; i < 2 * c.frequency_pairs; ++i)
@@ -301,10 +334,10 @@ void write_query(const Structure& s, HeadKind kind, int position, const QueryTar
   double strength = 0;
   if (target.needle >= 0) {
     direction = s.needle_direction(target.needle);
-    strength = k.needle_strength;
+    strength = strengths.needle;
   } else if (target.topic >= 0) {
     direction = s.topic_direction(target.topic);
-    strength = k.topic_strength;
+    strength = strengths.topic;
   }
   if (direction < 0) return;
   const float* unit = s.direction(direction);
@@ -383,6 +416,7 @@ void fill_queries(const Structure& s, HeadKind kind, int sequence, int q_head, S
   const int d = s.head_dim;
   const Channels& c = kind == HeadKind::dense ? s.dense_channels : s.streaming_channels;
   const double query_std = noise_std(p, c);
+  const HeadStrengths strengths = head_strengths(p, q_head);
   std::vector<float> noise(c.noise_channels);
 
   if (!seq.q.empty()) {
@@ -393,7 +427,7 @@ void fill_queries(const Structure& s, HeadKind kind, int sequence, int q_head, S
       QueryTarget target;
       target.topic = s.topic_of_token[sequence][t];  // prefill queries ask their own topic
       float* row = seq.q.row({q_head, t});
-      write_query(s, kind, t, target, noise, row);
+      write_query(s, kind, strengths, t, target, noise, row);
       round_to_dtype({row, static_cast<size_t>(d)}, p.dtype);
     }
   }
@@ -409,7 +443,7 @@ void fill_queries(const Structure& s, HeadKind kind, int sequence, int q_head, S
       drift_noise(rng, query_std, k.query_drift, noise);
     }
     float* row = seq.q_decode.row({step, q_head});
-    write_query(s, kind, s.context_len + step, target, noise, row);
+    write_query(s, kind, strengths, s.context_len + step, target, noise, row);
     round_to_dtype({row, static_cast<size_t>(d)}, p.dtype);
     if (target.needle >= 0) seq.needle_targets[step][q_head] = needle_tokens(s, target.needle);
   }
@@ -464,10 +498,11 @@ Workload generate_workload(const PointConfig& requested) {
   // One task per (sequence, KV head): its keys and values and the queries of its group. Tasks
   // write disjoint rows and draw from their own streams.
   const int group = shape.group_size();
+  const std::vector<HeadKind> kinds = structure_kinds(point, workload.heads);
   parallel_for(int64_t{point.batch} * shape.num_kv_heads, [&](int64_t task) {
     const int sequence = static_cast<int>(task / shape.num_kv_heads);
     const int kv_head = static_cast<int>(task % shape.num_kv_heads);
-    const HeadKind kind = workload.heads.kv_head_kind[kv_head];
+    const HeadKind kind = kinds[kv_head];
     Sequence& seq = workload.batch[sequence];
     fill_keys_and_values(structure, kind, sequence, kv_head, seq);
     for (int q_head = kv_head * group; q_head < (kv_head + 1) * group; ++q_head)

@@ -24,6 +24,11 @@
 // (needle_strength) or a topic present in the context, drift by query_drift per step and jump to
 // another target with jump_probability. Streaming-type heads: sinks (streaming_sink_strength) and
 // local tokens (streaming_local_strength), no content. Values are isotropic noise (value_noise).
+//
+// Which KV heads are streaming-type: streaming_type_fraction of them in the interleaved order of
+// HeadLayout::with_streaming_fraction, whatever the point's streaming_fraction (unset: the point's
+// streaming heads). With strength_spread > 0 every query head scales each of its strengths by its
+// own log-normal factor, so heads of one type differ as real heads do.
 #include "framework/config/point.h"
 #include "framework/workload/workload.h"
 

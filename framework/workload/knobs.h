@@ -2,6 +2,7 @@
 // The knobs of the structured synthetic generator (DESIGN.md §6). Every knob is named in
 // configs/workloads/*.yaml; a knob a workload file leaves out keeps the default below.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,16 @@ struct GeneratorKnobs {
   // Streaming-type heads put most of their mass on sink + local tokens.
   double streaming_sink_strength = 6.0;
   double streaming_local_strength = 6.0;
+  // Share of KV heads whose structure is streaming-type, planted in the interleaved order of
+  // HeadLayout::with_streaming_fraction whatever the point's streaming_fraction: what kind of
+  // attention a head has is the model's, which heads a point makes streaming heads is the plan's.
+  // Unset: the point's streaming heads are the streaming-type ones (and no others).
+  std::optional<double> streaming_type_fraction;
+  // Heads differ: each query head multiplies each of its strengths (sink, recency, topic, needle,
+  // streaming sink, streaming local; after the context scaling below) by its own
+  // exp(strength_spread * z), z standard normal drawn per (query head, strength): log-normal, the
+  // median at the knob's value. 0 = every head of a type alike.
+  double strength_spread = 0.0;
 
   // Decode queries drift slowly (temporal locality) with occasional jumps to another topic/needle.
   double query_drift = 0.05;        // per-step fraction of the query replaced by fresh noise
