@@ -183,10 +183,12 @@ int slurm_command(const std::vector<std::string>& args, const std::vector<std::s
                      " points (per backend), so shards " + std::to_string(base_points) +
                      " and up would be empty");
 
+  // Submissions of one run lock its slurm/ folder, not the run directory, which the merge job
+  // locks as it writes: a merge job that starts at once must not find it held.
   std::vector<int> shards;
   std::optional<RunLock> lock;
   if (resume) {
-    lock.emplace(RunLock::acquire(run_dir));
+    lock.emplace(RunLock::acquire((fs::path(run_dir) / kSlurmFolder).string()));
     pin_run_config(run_dir, sweep.resolved_yaml, "this submission");
     shards = unfinished_shards(run_dir, sweep, options.shards);
     for (int index : shards)
@@ -203,8 +205,8 @@ int slurm_command(const std::vector<std::string>& args, const std::vector<std::s
     if (fs::exists(run_dir))
       throw InputError("run directory " + run_dir + " already exists; resubmit it with --resume " +
                        run_dir + " or choose another run id");
-    fs::create_directories(run_dir);
-    lock.emplace(RunLock::acquire(run_dir));
+    fs::create_directories(fs::path(run_dir) / kSlurmFolder);
+    lock.emplace(RunLock::acquire((fs::path(run_dir) / kSlurmFolder).string()));
     pin_run_config(run_dir, sweep.resolved_yaml, "this submission");
     for (int index = 0; index < options.shards; ++index) shards.push_back(index);
   }
