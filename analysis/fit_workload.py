@@ -327,6 +327,7 @@ def workload_yaml(params, table, header_lines, description):
 
 
 def git_sha():
+    """HEAD of the checkout, short ("unknown" outside git)."""
     answer = subprocess.run(["git", "-C", REPO_ROOT, "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True, check=False)
     return answer.stdout.strip() or "unknown"
@@ -363,6 +364,7 @@ def parse_args(argv):
 
 
 def fit(args, argv):
+    code = git_sha()  # the checkout the fit starts from
     unisparse = Unisparse(args.unisparse or find_binary())
     table = unisparse.param_table()
     stats_dir = os.path.join(args.out_dir, "stats")
@@ -419,7 +421,7 @@ def fit(args, argv):
         handle.write(gap_table_markdown(rows, names))
 
     command = "python -m analysis.fit_workload " + " ".join(argv)
-    summary = {"command": command, "code": git_sha(), "traces": args.trace, "start": args.start,
+    summary = {"command": command, "code": code, "binary": unisparse.binary, "traces": args.trace, "start": args.start,
                "start_objective": evaluations[0], "objective": best_value, "evaluations": count,
                "knobs": best, "fixed_knobs": fixed, "statistics": FIT_STATISTICS,
                "quantiles": QUANTILES.tolist(), "seed": args.seed, "kv_heads": args.kv_heads}
