@@ -9,7 +9,7 @@ import os
 
 from analysis import style
 from analysis.figures_layout import (STEP_TIME_LABEL, add_legend, caption, context_label,
-                                     log2_axis)
+                                     log2_axis, source_sentence)
 from analysis.figures_runs import (gpu_points_or_cpu, mean_by, paging_variants, pin, pin_unplotted,
                                    report, same_value)
 from analysis.frames import distinct_values, format_value, present_columns, with_any
@@ -151,8 +151,7 @@ def write_reuse_table(points, pinned, source, results_dir, path):
     keys = ["context_len", "token_budget", "reuse_interval"]
     means = points.groupby(keys)[metrics].mean().dropna(how="all")
     lines = ["# Accuracy vs reuse interval", "",
-             f"Source: {source.describe(results_dir)}." +
-             (f" {source.note}." if source.note else ""),
+             source_sentence(source, results_dir),
              "Fixed: " + (", ".join(pinned) or "nothing else varies") +
              ". Times are per decode step, one layer, selector amortised over the interval.", "",
              "| context | token budget | reuse interval | " + " | ".join(metrics) + " |",

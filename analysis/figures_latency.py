@@ -2,8 +2,11 @@
 
 (c) decode step time vs context for dense / static / dynamic / static+dynamic, batch panels, torch
     SDPA dense decode as reference;
-(d) prefill time vs context, dense and streaming configurations beside SDPA flash / cuDNN and Flex;
-(e) decode step time split into phases (stats, selector, top-k, attention, merge) per mode.
+(d) prefill time vs context, dense and streaming configurations beside SDPA flash / cuDNN and Flex
+    (the masks the peers also run; a variant run of the same call, e.g. the sm_80 kernel path
+    forced, is its own line);
+(e) decode step time split into phases (stats, selector, top-k, attention, merge) per mode, with
+    the step's kernel sum and, where measured, the replayed step graph.
 """
 
 import os
@@ -14,18 +17,21 @@ from analysis import style
 from analysis.figures_layout import (STEP_TIME_LABEL, add_legend, caption, context_label,
                                      log2_axis)
 from analysis.figures_runs import (Source, column_is, gpu_points_or_cpu, mean_by, newest_runs,
-                                   of_phase, pin_unplotted, points_of, report)
+                                   of_phase, pin_unplotted, points_of, report, variant_runs)
 from analysis.frames import distinct_values, format_value, numeric, present_columns
 from analysis.params import label, param_table
 
 DECODE_SWEEPS = ["decode_dense", "decode_sparse"]
-PREFILL_SWEEPS = ["prefill_dense", "prefill_streaming", "prefill_tradeoff"]
+# prefill_tradeoff is left out: its grid of streaming shares and windows has no peer to stand
+# beside and would bury the masks that do.
+PREFILL_SWEEPS = ["prefill_dense", "prefill_streaming"]
 MODES = ["dense", "static", "dynamic", "static+dynamic"]
 PHASES = ["time_stats_us", "time_selector_us", "time_topk_us", "time_attention_us",
           "time_merge_us"]
 PHASE_NAMES = {"time_stats_us": "key statistics", "time_selector_us": "selector",
                "time_topk_us": "top-k", "time_attention_us": "attention", "time_merge_us": "merge"}
 PEER_COLOR = "#444444"
+GRAPH_COLOR = "#c00000"
 PEER_STYLES = {"torch_sdpa_flash": ("-.", "^"), "torch_sdpa_cudnn": (":", "D"),
                "torch_sdpa_efficient": ((0, (1, 3)), "v"), "torch_flex": ("--", "P")}
 DENSE_CAUSAL = "dense causal"
@@ -134,12 +140,32 @@ def pinned_per_configuration(points):
     return ours, sorted(notes)
 
 
+def with_variants(source, phase):
+    """source plus the ok rows of each variant run of the runs it read (of the phase and the
+    backends source holds), every row with its variant name (empty for the runs themselves)."""
+    if source.points.empty:
+        return source
+    backends = source.points["backend"].unique()
+    frames = [source.points.assign(variant="")]
+    run_dirs = list(source.run_dirs)
+    for run_dir in source.run_dirs:
+        for name, variant_dir in variant_runs(run_dir):
+            points, used = points_of([variant_dir], lambda p: of_phase(p, phase)
+                                     & p["backend"].isin(backends))
+            if used:
+                frames.append(points.assign(variant=name))
+                run_dirs += used
+    return Source(pd.concat(frames, ignore_index=True), run_dirs, source.note)
+
+
 def named_lines(ours, peers):
     """Our points and the peers' in one frame, each row named by its line: "unisparse <backend>"
-    for ours, the backend for a peer."""
+    for ours ("unisparse <backend> (<variant>)" for a variant run's), the backend for a peer."""
     frames = []
     if not ours.empty:
-        frames.append(ours.assign(name="unisparse " + ours["backend"]))
+        variant = ours.get("variant", pd.Series("", index=ours.index)).fillna("")
+        suffix = variant.map(lambda name: f" ({name})" if name else "")
+        frames.append(ours.assign(name="unisparse " + ours["backend"] + suffix))
     if not peers.empty:
         frames.append(with_configuration(peers).assign(name=peers["backend"]))
     if not frames:
@@ -148,10 +174,20 @@ def named_lines(ours, peers):
     return series.assign(time_us=numeric(series, "time_us"))
 
 
+def line_look(name):
+    """(line style, marker, marker fill) of a line of (d) by its name from named_lines: ours solid
+    (a variant run's, "unisparse <backend> (<variant>)", with open squares), each peer its own
+    broken style."""
+    if name.startswith("unisparse"):
+        return ("-", "s", "none") if name.endswith(")") else ("-", "o", "full")
+    line_style, marker = PEER_STYLES.get(name, (":", "x"))
+    return line_style, marker, "full"
+
+
 def plot_prefill_latency(results_dir, out_dir):
     """(d): panel 1 dense causal prefill, panel 2 streaming masks; x context, y median prefill time;
     unisparse CUDA in solid lines, the torch peers in broken lines. Returns the files written."""
-    source = gpu_points_or_cpu(results_dir, PREFILL_SWEEPS, "prefill")
+    source = with_variants(gpu_points_or_cpu(results_dir, PREFILL_SWEEPS, "prefill"), "prefill")
     peers, peer_runs = peer_points(results_dir, "peers_prefill", "prefill")
     if source.points.empty and peers.empty:
         report("d", f"skipped: {source.note} and no peers_prefill run")
@@ -180,11 +216,11 @@ def plot_prefill_latency(results_dir, out_dir):
         for (name, configuration), line in means.iterrows():
             line = line.dropna()
             xs = [c for c in contexts if c in line.index]
-            line_style, marker = ("-", "o") if name.startswith("unisparse") else \
-                PEER_STYLES.get(name, (":", "x"))
+            line_style, marker, fill = line_look(name)
             panel.plot([float(x) for x in xs], [line[x] / 1000 for x in xs],
                        color=style.color(configurations.index(configuration)),
-                       linestyle=line_style, marker=marker, label=f"{name}: {configuration}")
+                       linestyle=line_style, marker=marker, fillstyle=fill,
+                       label=f"{name}: {configuration}")
         if contexts:
             log2_axis(panel, contexts, [context_label(c) for c in contexts])
         panel.set_yscale("log")
@@ -199,7 +235,8 @@ def plot_prefill_latency(results_dir, out_dir):
 
 def plot_decode_breakdown(results_dir, out_dir):
     """(e): one panel per (batch, context), a stacked bar of phase times per mode with the measured
-    total as a black tick. Returns the files written."""
+    kernel sum as a black tick and the replayed step graph as a red cross. Returns the files
+    written."""
     source, pinned = decode_source(results_dir, "e")
     if source is None:
         return []
@@ -223,7 +260,15 @@ def plot_decode_breakdown(results_dir, out_dir):
         measured = [(i, totals[mode]) for i, mode in enumerate(modes) if mode in totals.index]
         if measured:
             panel.scatter([i for i, _ in measured], [t for _, t in measured], marker="_", s=400,
-                          color="black", zorder=3, label="time_us (measured median)")
+                          color="black", zorder=3, label="time_us (median kernel sum)")
+        # The replayed graph overlaps the streaming branch that the kernel sum counts in full, and
+        # adds the gaps between launches that the sum leaves out.
+        graphs = mean_by(points, ["mode"], "time_step_graph_us")
+        replayed = [(i, graphs[mode]) for i, mode in enumerate(modes) if mode in graphs.index]
+        if replayed:
+            panel.scatter([i for i, _ in replayed], [t for _, t in replayed], marker="x", s=60,
+                          color=GRAPH_COLOR, zorder=4,
+                          label="time_step_graph_us (replayed step graph, median)")
         panel.set_xticks(range(len(modes)))
         panel.set_xticklabels(modes)
         panel.set_xlabel(label("mode", table))

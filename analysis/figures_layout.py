@@ -11,13 +11,22 @@ STEP_TIME_LABEL = "decode step time (µs, median, one layer)"
 
 
 def caption(letter, what, source, results_dir, details=()):
-    """A figure title: what it shows, the run directories it read, the settings held fixed."""
+    """A figure title: what it shows, the run directories it read (and which of them stopped before
+    their end), the settings held fixed."""
     lines = [f"({letter}) {what}",
              textwrap.fill(f"source: {source.describe(results_dir)}", CAPTION_WIDTH)]
-    extra = ([source.note] if source.note else []) + list(details)
+    extra = (([source.note] if source.note else []) + source.stopped_notes(results_dir) +
+             list(details))
     if extra:
         lines.append(textwrap.fill("; ".join(extra), CAPTION_WIDTH))
     return "\n".join(lines)
+
+
+def source_sentence(source, results_dir):
+    """The 'Source: ...' line of a markdown table: the runs read, the source's note and the runs
+    that stopped before their end."""
+    notes = ([source.note] if source.note else []) + source.stopped_notes(results_dir)
+    return f"Source: {source.describe(results_dir)}." + "".join(f" {note}." for note in notes)
 
 
 def context_label(context):

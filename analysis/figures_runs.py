@@ -2,6 +2,9 @@
 
 results/<sweep>/<run-id>/points.csv: when a sweep has several runs, the newest by meta.json
 start_time_utc is used (a run without meta.json sorts before any run with one, then by run id).
+A run named <run-id>-<variant> beside the run <run-id> of the same sweep is a variant of it (the
+same call with one thing changed, e.g. h200-20261201-sm80: the sm_80 kernel path forced): it is
+never the newest run, and a figure that wants it asks for the variants of the run it read.
 When a figure's GPU sweeps hold no CUDA rows, it falls back to CPU rows: first those of the same
 sweeps, then the committed CPU quick-sweep baseline.
 """
@@ -49,6 +52,14 @@ class Source:
         names = [os.path.relpath(os.path.abspath(run_dir), base) for run_dir in self.run_dirs]
         return ", ".join(names) or "no run"
 
+    def stopped_notes(self, results_dir):
+        """A note for each run read that stopped before its end, so that a reader does not take
+        its missing points for skipped ones."""
+        base = os.path.dirname(os.path.abspath(results_dir))
+        return [f"{os.path.relpath(os.path.abspath(run_dir), base)} stopped before its end "
+                "(its finished points only)" for run_dir in self.run_dirs
+                if stopped_before_end(run_dir)]
+
 
 def start_time(run_dir):
     """meta.json start_time_utc (ISO 8601, so it sorts as text), or '' when there is none."""
@@ -63,12 +74,41 @@ def runs_of(results_dir, sweep):
             if os.path.isfile(os.path.join(sweep_dir, name, "points.csv"))]
 
 
+def variant_name(run_dir, runs):
+    """'sm80' for .../<id>-sm80 when runs hold .../<id> of the same sweep folder; else None."""
+    run_id = os.path.basename(run_dir)
+    for other in runs:
+        other_id = os.path.basename(other)
+        if (os.path.dirname(other) == os.path.dirname(run_dir) and other_id != run_id
+                and run_id.startswith(other_id + "-")):
+            return run_id[len(other_id) + 1:]
+    return None
+
+
 def newest_run(results_dir, sweep):
-    """The run directory of sweep with the latest start time, or None when the sweep has no run."""
+    """The run directory of sweep with the latest start time, variants left out, or None when the
+    sweep has no run."""
     runs = runs_of(results_dir, sweep)
-    if not runs:
+    base_runs = [run_dir for run_dir in runs if variant_name(run_dir, runs) is None]
+    if not base_runs:
         return None
-    return max(runs, key=lambda run_dir: (start_time(run_dir), os.path.basename(run_dir)))
+    return max(base_runs, key=lambda run_dir: (start_time(run_dir), os.path.basename(run_dir)))
+
+
+def variant_runs(run_dir):
+    """[(variant name, run directory)] of the variants of run_dir, sorted by name."""
+    sweep_dir = os.path.dirname(run_dir)
+    runs = runs_of(os.path.dirname(sweep_dir), os.path.basename(sweep_dir))
+    prefix = os.path.basename(run_dir) + "-"
+    return [(os.path.basename(other)[len(prefix):], other) for other in runs
+            if os.path.basename(other).startswith(prefix)]
+
+
+def stopped_before_end(run_dir):
+    """Whether the run's meta.json has no end time: the run was stopped (a time limit, a kill) and
+    holds only the points it finished. A run without meta.json is not known to have stopped."""
+    meta = read_meta(run_dir)
+    return bool(meta) and "end_time_utc" not in meta
 
 
 def sweeps_named(results_dir, prefix):
@@ -90,10 +130,15 @@ def newest_runs(results_dir, prefixes):
 
 
 def runs_read(results_dir):
-    """Every run a figure may read: the newest run of each sweep folder, and the CPU baseline."""
+    """Every run a figure may read: the newest run of each sweep folder and its variants, and the
+    CPU baseline."""
     if not os.path.isdir(results_dir):
         return []
-    runs = [newest_run(results_dir, name) for name in sorted(os.listdir(results_dir))]
+    runs = []
+    for name in sorted(os.listdir(results_dir)):
+        newest = newest_run(results_dir, name)
+        if newest:
+            runs += [newest] + [variant for _, variant in variant_runs(newest)]
     baseline = os.path.join(results_dir, CPU_BASELINE)
     if os.path.isfile(os.path.join(baseline, "points.csv")):
         runs.append(baseline)

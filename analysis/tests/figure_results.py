@@ -6,8 +6,10 @@ import contextlib
 import io
 import os
 import random
+from dataclasses import dataclass
+from unittest import mock
 
-from analysis import figures_latency
+from analysis import figures_latency, style
 from analysis.results import load_run, ok_points
 from analysis.tests.synthetic_runs import write_meta, write_points_csv
 
@@ -181,6 +183,43 @@ def full_results(results_dir):
                       status="skipped", reason="no block mask"))
     write_run(results_dir, "peers_prefill", "gpu-a", peers)
     quant_results(results_dir)
+
+
+@dataclass
+class Drawing:
+    """What a figure shows: its title, its legend's labels, and the points of each labelled line
+    or marker set ({label: [(x, y), ...]}, over every panel)."""
+    title: str
+    labels: list
+    points: dict
+
+
+def drawn(function, results_dir):
+    """([Drawing of each figure function(results_dir, results_dir) saved], what it printed); the
+    figures are read instead of written."""
+    drawings = []
+
+    def keep(figure, path_without_extension, formats=("png", "pdf")):
+        drawings.append(drawing_of(figure))
+        style.plt.close(figure)
+        return [f"{path_without_extension}.{extension}" for extension in formats]
+
+    with mock.patch.object(style, "save", keep):
+        _, printed = quietly(function, results_dir, results_dir)
+    return drawings, printed
+
+
+def drawing_of(figure):
+    """The Drawing of a matplotlib figure."""
+    points = {}
+    for axes in figure.axes:
+        for line in axes.get_lines():
+            points.setdefault(line.get_label(), []).extend(zip(line.get_xdata(), line.get_ydata()))
+        for collection in axes.collections:
+            points.setdefault(collection.get_label(), []).extend(
+                tuple(offset) for offset in collection.get_offsets())
+    labels = [text.get_text() for legend in figure.legends for text in legend.get_texts()]
+    return Drawing(figure.get_suptitle(), labels, points)
 
 
 def quietly(function, *args):
