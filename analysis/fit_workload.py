@@ -251,14 +251,14 @@ def generated_stats(unisparse, model, workload, target, knobs, seed):
 
 
 def start_knobs(unisparse, model, workload, seed):
-    """The start workload's values of FIT_KNOBS, as the C++ resolves them (an unset
-    streaming_type_fraction starts at the point's streaming_fraction)."""
+    """The start workload's values of FIT_KNOBS, as the C++ resolves them (streaming_type_fraction
+    `layout` starts at the point's streaming_fraction)."""
     params = unisparse.stats(["--model", model, "--workload", workload, "--set=decode_steps=1",
                               "--set=context_len=64", f"--set=seed={seed}"])["source"]["params"]
     knobs = {}
     for knob in FIT_KNOBS:
-        text = params.get(f"workload.{knob.name}", "")
-        knobs[knob.name] = float(text) if text != "" else float(params["streaming_fraction"])
+        text = params[f"workload.{knob.name}"]
+        knobs[knob.name] = float(params["streaming_fraction"] if text == "layout" else text)
     return knobs
 
 

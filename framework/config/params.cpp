@@ -123,24 +123,25 @@ Param number_list(const ParamName& name, Access access, double min_value, double
                [=](const PointConfig& point) { return format_number_list(access(point)); });
 }
 
-// A number that may be left unset: "" reads back as unset (shown as an empty cell).
+// A number that may be left unset, written as `keyword` when it is.
 template <class Access>
-Param optional_number(const ParamName& name, Access access, double min_value, double max_value,
-                      std::string help) {
+Param number_or_keyword(const ParamName& name, Access access, double min_value, double max_value,
+                        std::string keyword, std::string help) {
   const std::string range = "in [" + format_number(min_value) + ", " + format_number(max_value) + "]";
-  return make_param(name, ValueKind::number, help + " (number " + range + ", or \"\" for unset)",
+  return make_param(name, ValueKind::number, help + " (number " + range + ", or " + keyword + ")",
                [=](PointConfig& point, std::string_view text) {
-                 if (text.empty()) {
+                 if (text == keyword) {
                    access(point).reset();
                    return;
                  }
                  const double value = parse_number(text);
                  if (value < min_value || value > max_value)
-                   throw ParamValueError("must be " + range + ", got " + std::string(text));
+                   throw ParamValueError("must be " + range + " or " + keyword + ", got " +
+                                         std::string(text));
                  access(point) = value;
                },
                [=](const PointConfig& point) {
-                 return access(point) ? format_number(*access(point)) : std::string();
+                 return access(point) ? format_number(*access(point)) : keyword;
                });
 }
 
@@ -329,11 +330,11 @@ std::vector<Param> make_params() {
           {"workload.streaming_local_strength", ParamRole::workload, "streaming-head local strength (logit)", "stream local"},
           [](auto& p) -> auto& { return p.workload.knobs.streaming_local_strength; }, 0.0,
           kUnbounded, "local-window logit boost in streaming-type heads"),
-      optional_number(
+      number_or_keyword(
           {"workload.streaming_type_fraction", ParamRole::workload, "streaming-type heads (share of KV heads)", "stream types"},
           [](auto& p) -> auto& { return p.workload.knobs.streaming_type_fraction; }, 0.0, 1.0,
-          "share of KV heads with streaming-type structure, whatever streaming_fraction; unset = "
-          "the point's streaming heads"),
+          "layout", "share of KV heads with streaming-type structure, whatever streaming_fraction; "
+          "layout = the point's streaming heads"),
       number(
           {"workload.strength_spread", ParamRole::workload, "head-to-head strength spread (log std)", "spread"},
           [](auto& p) -> auto& { return p.workload.knobs.strength_spread; }, 0.0, kUnbounded,

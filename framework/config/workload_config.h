@@ -19,7 +19,7 @@
 namespace unisparse {
 
 // The workload of a sweep that names none (and of `unisparse attention-stats --model`).
-inline constexpr std::string_view kDefaultWorkload = "needle";
+inline constexpr std::string_view kDefaultWorkload = "fitted";
 
 WorkloadSpec load_workload_file(const std::string& path);
 

@@ -35,7 +35,8 @@ struct GeneratorKnobs {
   // Share of KV heads whose structure is streaming-type, planted in the interleaved order of
   // HeadLayout::with_streaming_fraction whatever the point's streaming_fraction: what kind of
   // attention a head has is the model's, which heads a point makes streaming heads is the plan's.
-  // Unset: the point's streaming heads are the streaming-type ones (and no others).
+  // Unset (`layout` in a workload file): the point's streaming heads are the streaming-type ones
+  // (and no others).
   std::optional<double> streaming_type_fraction;
   // Heads differ: each query head multiplies each of its strengths (sink, recency, topic, needle,
   // streaming sink, streaming local; after the context scaling below) by its own
