@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "framework/core/dtype.h"
 #include "framework/core/error.h"
@@ -24,29 +25,27 @@ InputError tensor_error(const std::string& path, const std::string& name,
   return InputError(path + ": tensor '" + name + "': " + message);
 }
 
-// Bytes per element of a safetensors dtype this reader converts; 0 when unsupported.
-int element_bytes(const std::string& dtype) {
-  if (dtype == "F32") return 4;
-  if (dtype == "F16" || dtype == "BF16") return 2;
-  return 0;
-}
-
 // Bits per element of every dtype of the safetensors format (the sub-byte float formats included),
 // so that each tensor's span is checked against its shape whether or not it is ever read; 0 for a
 // name the format does not define.
 int element_bits(const std::string& dtype) {
   static const std::map<std::string, int, std::less<>> kBits{
-      {"BOOL", 8}, {"U8", 8},       {"I8", 8},       {"F8_E5M2", 8},  {"F8_E4M3", 8},
-      {"F8_E8M0", 8}, {"F4", 4},    {"F6_E2M3", 6},  {"F6_E3M2", 6},  {"I16", 16},
-      {"U16", 16}, {"F16", 16},     {"BF16", 16},    {"I32", 32},     {"U32", 32},
-      {"F32", 32}, {"I64", 64},     {"U64", 64},     {"F64", 64},     {"C64", 64}};
+      {"F4", 4},       {"F6_E2M3", 6},  {"F6_E3M2", 6},  {"BOOL", 8}, {"U8", 8},   {"I8", 8},
+      {"F8_E5M2", 8},  {"F8_E4M3", 8},  {"F8_E8M0", 8},  {"I16", 16}, {"U16", 16}, {"F16", 16},
+      {"BF16", 16},    {"I32", 32},     {"U32", 32},     {"F32", 32}, {"I64", 64}, {"U64", 64},
+      {"F64", 64},     {"C64", 64}};
   const auto it = kBits.find(dtype);
   return it == kBits.end() ? 0 : it->second;
 }
 
-// Checks that an entry's data span is exactly what its dtype and shape need and lies inside the data
-// section of `data_bytes` bytes. Sizes are multiplied with overflow checks, so a shape whose byte
-// count would wrap around 2^64 (and match a short span) is refused like any other mismatch.
+// The float dtypes this reader converts (to float) and writes.
+bool is_float_dtype(const std::string& dtype) {
+  return dtype == "F32" || dtype == "F16" || dtype == "BF16";
+}
+
+// Checks that an entry's data span is exactly what its dtype and shape need and lies inside the
+// data section of `data_bytes` bytes. Sizes are multiplied with overflow checks, so a shape whose
+// byte count would wrap around 2^64 (and match a short span) is refused like any other mismatch.
 void check_span(const std::string& path, const std::string& name, const SafetensorsEntry& entry,
                 uint64_t data_bytes) {
   auto bad = [&](const std::string& message) { return tensor_error(path, name, message); };
@@ -58,9 +57,9 @@ void check_span(const std::string& path, const std::string& name, const Safetens
               " lies beyond the data section (" + std::to_string(data_bytes) + " bytes)");
   std::vector<int64_t> factors = entry.shape;
   factors.push_back(bits);
-  // A tensor cannot hold more bits than the data section; the bound keeps the product from wrapping.
-  const auto bits_needed =
-      product_within(factors, static_cast<int64_t>(std::min<uint64_t>(data_bytes, INT64_MAX / 8) * 8));
+  // No tensor holds more bits than the data section: the bound keeps the product from wrapping.
+  const auto data_bits = static_cast<int64_t>(std::min<uint64_t>(data_bytes, INT64_MAX / 8) * 8);
+  const std::optional<int64_t> bits_needed = product_within(factors, data_bits);
   if (!bits_needed)
     throw bad(described + " needs more bytes than the whole data section (" +
               std::to_string(data_bytes) + " bytes)");
@@ -179,8 +178,7 @@ std::vector<char> SafetensorsReader::read_bytes(const std::string& name,
 
 Tensor SafetensorsReader::read(const std::string& name) {
   const SafetensorsEntry& e = entry(name);
-  const int bytes_per_element = element_bytes(e.dtype);
-  if (bytes_per_element == 0)
+  if (!is_float_dtype(e.dtype))
     throw tensor_error(path_, name, "unsupported dtype '" + e.dtype + "' (expected F16, BF16 or F32)");
   const std::vector<char> raw = read_bytes(name, e);
 
@@ -230,7 +228,7 @@ void write_safetensors(const std::string& path, const std::vector<SafetensorsTen
     if (dtype.empty())
       throw tensor_error(path, t.name, "cannot store dtype " + std::string(to_string(t.dtype)) +
                                            " (fp32, fp16 or bf16 only)");
-    const uint64_t bytes = static_cast<uint64_t>(t.tensor->size()) * element_bytes(dtype);
+    const uint64_t bytes = static_cast<uint64_t>(t.tensor->size()) * (element_bits(dtype) / 8);
     header[t.name] = {{"dtype", dtype}, {"shape", t.tensor->shape()},
                       {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;

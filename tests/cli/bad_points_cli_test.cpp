@@ -13,8 +13,8 @@ namespace unisparse {
 namespace {
 
 namespace fs = std::filesystem;
-using testing_support::CliResult;
 using testing::expect_contains;
+using testing_support::CliResult;
 using testing_support::file_text;
 using testing_support::run_cli;
 
@@ -30,15 +30,17 @@ TEST(BadPointsCli, ResumeOfACorruptPointsFileExitsTwoNamingFileAndLine) {
                                       "        logical_page_size: 16, token_budget: 32}\n"
                                       "axes: {reuse_interval: [1, 2]}\n"
                                       "timing: {warmup: 0, min_iters: 1, max_iters: 1}\n");
-  const std::string run = "run " + sweep + " --configs " + std::string(UNISPARSE_SOURCE_DIR) +
-                          "/configs --quiet";
-  const CliResult first = run_cli(run + " --run-id r --results " + dir.path() + "/results", dir.path());
+  const std::string run =
+      "run " + sweep + " --configs " + std::string(UNISPARSE_SOURCE_DIR) + "/configs --quiet";
+  const CliResult first =
+      run_cli(run + " --run-id r --results " + dir.path() + "/results", dir.path());
   ASSERT_EQ(first.exit_code, 0) << first.err;
   const fs::path run_dir = fs::path(dir.path()) / "results" / "corrupt" / "r";
   const fs::path points = run_dir / "points.jsonl";
   // The first of the two complete lines is cut in half: not a partial tail, a corrupt file.
   const std::string rows = file_text(points);
-  const std::string corrupt = rows.substr(0, rows.find('\n') / 2) + "\n" + rows.substr(rows.find('\n') + 1);
+  const std::string corrupt =
+      rows.substr(0, rows.find('\n') / 2) + "\n" + rows.substr(rows.find('\n') + 1);
   std::ofstream(points, std::ios::trunc) << corrupt;
 
   const CliResult resumed = run_cli(run + " --resume " + run_dir.string(), dir.path());

@@ -15,8 +15,8 @@ namespace unisparse {
 namespace {
 
 namespace fs = std::filesystem;
-using testing_support::CliResult;
 using testing::expect_contains;
+using testing_support::CliResult;
 using testing_support::run_cli;
 
 // [num_kv_heads, T, head_dim] F32 with an empty span: the byte count of both shapes wraps to 0.
@@ -50,7 +50,8 @@ TEST_F(BadSizesCliTest, SelectOnAWrappedByteCountExitsTwoNamingFileAndTensor) {
   const std::string trace = safetensors("wrapped.safetensors", kWrappedCountHeader);
   const CliResult result = run_cli(select(trace), dir_.path());
   EXPECT_EQ(result.exit_code, 2) << result.err;
-  expect_contains(result.err, {"unisparse: error: " + trace + ": tensor 'layers.0.k': F32 [1, "
+  expect_contains(result.err, {"unisparse: error: " + trace +
+                               ": tensor 'layers.0.k': F32 [1, "
                                "4611686018427387904, 4] needs more bytes than the whole data "
                                "section (0 bytes)"});
   EXPECT_TRUE(result.out.empty()) << result.out;
@@ -73,9 +74,8 @@ TEST_F(BadSizesCliTest, RunOnABadTraceExitsTwoAndWritesNothing) {
                                        "workload: {trace: heads.safetensors}\n"
                                        "phase: decode\n"
                                        "backends: [cpu]\n");
-  const CliResult result = run_cli("run " + sweep + " --configs " + configs() + " --quiet --results " +
-                                       results(),
-                                   dir_.path());
+  const CliResult result = run_cli(
+      "run " + sweep + " --configs " + configs() + " --quiet --results " + results(), dir_.path());
   EXPECT_EQ(result.exit_code, 2) << result.err;
   expect_contains(result.err, {trace + ": tensor 'layers.0.k'"});
   EXPECT_FALSE(fs::exists(results()));
@@ -89,13 +89,13 @@ TEST_F(BadSizesCliTest, ContextLengthOfTenToTheTwelfthExitsTwoNamingTheLimit) {
                                        "phase: decode\n"
                                        "backends: [cpu]\n");
   const CliResult result =
-      run_cli("run " + sweep + " --configs " + configs() + " --quiet --set context_len=1000000000000" +
-                  " --results " + results(),
+      run_cli("run " + sweep + " --configs " + configs() +
+                  " --quiet --set context_len=1000000000000" + " --results " + results(),
               dir_.path());
   EXPECT_EQ(result.exit_code, 2) << result.err;
-  expect_contains(result.err, {"key 'context_len'",
-                               "must be in [1, " + std::to_string(kMaxSequenceTokens) +
-                                   "], got 1000000000000"});
+  expect_contains(result.err,
+                  {"key 'context_len'", "must be in [1, " + std::to_string(kMaxSequenceTokens) +
+                                            "], got 1000000000000"});
   EXPECT_FALSE(fs::exists(results()));
 }
 

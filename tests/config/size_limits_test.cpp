@@ -1,13 +1,14 @@
 // The parameter table's size limits: context_len and decode_steps stop at kMaxSequenceTokens (so
 // their sum fits an int), and a value past a limit is refused with a message that names it, in a
 // sweep file and in an override alike.
+#include "framework/core/size_limits.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "framework/config/params.h"
 #include "framework/config/sweep_config.h"
-#include "framework/core/size_limits.h"
 #include "tests/config/yaml_test_files.h"
 
 namespace unisparse {
@@ -77,11 +78,11 @@ TEST(SizeLimits, SweepFileAndOverrideNameTheLimit) {
                                       "workload: needle\n"
                                       "phase: decode\n"
                                       "backends: [cpu]\n");
-  expect_contains(input_error_of([&] {
-                    load_sweep(valid, {{Override::fixed, "decode_steps=1000000000000"}},
-                               repo_configs_dir());
-                  }),
-                  {"<command line>", "key 'decode_steps'", "must be in [0, " + kLimit + "]"});
+  expect_contains(
+      input_error_of([&] {
+        load_sweep(valid, {{Override::fixed, "decode_steps=1000000000000"}}, repo_configs_dir());
+      }),
+      {"<command line>", "key 'decode_steps'", "must be in [0, " + kLimit + "]"});
 }
 
 }  // namespace

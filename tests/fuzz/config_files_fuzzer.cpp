@@ -1,6 +1,6 @@
-// Fuzzes the readers of the files under configs/: the model file (configs/models), the workload file
-// (configs/workloads) and the device ceilings (configs/devices), each on the same fuzzed text. Bad
-// input must be an InputError (the CLI's exit 2); any other exception, a crash or a sanitizer
+// Fuzzes the readers of the files under configs/: the model file (configs/models), the workload
+// file (configs/workloads) and the device ceilings (configs/devices), each on the same fuzzed text.
+// Bad input must be an InputError (the CLI's exit 2); any other exception, a crash or a sanitizer
 // report is a finding.
 //
 // The file is named config.yaml, so the model and workload readers, which require `name:` to match

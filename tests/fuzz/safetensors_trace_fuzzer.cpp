@@ -1,5 +1,5 @@
-// Fuzzes the safetensors trace reader: SafetensorsReader and read_trace on fuzzed bytes written to a
-// file. Bad input must be an InputError (the CLI's exit 2); any other exception, a crash, a
+// Fuzzes the safetensors trace reader: SafetensorsReader and read_trace on fuzzed bytes written to
+// a file. Bad input must be an InputError (the CLI's exit 2); any other exception, a crash, a
 // sanitizer report or an allocation beyond libFuzzer's -malloc_limit_mb (a size taken from an
 // unchecked header) is a finding.
 #include <cstdint>

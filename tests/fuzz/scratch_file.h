@@ -1,7 +1,8 @@
 #pragma once
 // The file a fuzz target rewrites with every input: the readers under test take paths, not bytes.
 // It lives in a folder of its own per process under the system temp dir, so several fuzzers (or
-// libFuzzer's -jobs workers) never share one; the folder is removed when the process exits normally.
+// libFuzzer's -jobs workers) never share one; the folder is removed when the process exits
+// normally.
 #include <unistd.h>
 
 #include <cstdlib>

@@ -77,7 +77,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // Outside the try: the resolved config failing to load is a finding, whatever it throws.
   unisparse::fuzzing::write_file(resolved_file, sweep.resolved_yaml);
-  const unisparse::SweepConfig again = unisparse::load_sweep(resolved_file.string(), {}, configs_dir);
+  const unisparse::SweepConfig again =
+      unisparse::load_sweep(resolved_file.string(), {}, configs_dir);
   if (again.resolved_yaml != sweep.resolved_yaml) {
     std::fprintf(stderr, "resolved config does not load to itself:\n--- first\n%s--- again\n%s",
                  sweep.resolved_yaml.c_str(), again.resolved_yaml.c_str());

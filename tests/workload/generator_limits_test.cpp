@@ -40,11 +40,10 @@ TEST(GeneratorLimits, ContextPlusDecodeStepsStopAtTheSequenceLimit) {
   PointConfig point = tiny_point();
   point.context_len = INT_MAX;  // the sum with decode_steps used to overflow
   point.decode_steps = INT_MAX;
-  expect_contains(input_error_of([&] { generate_workload(point); }),
-                  {"key 'decode_steps'",
-                   "context_len + decode_steps = " + std::to_string(2 * int64_t{INT_MAX}),
-                   "exceeds the limit of " + std::to_string(kMaxSequenceTokens) +
-                       " tokens per sequence"});
+  expect_contains(
+      input_error_of([&] { generate_workload(point); }),
+      {"key 'decode_steps'", "context_len + decode_steps = " + std::to_string(2 * int64_t{INT_MAX}),
+       "exceeds the limit of " + std::to_string(kMaxSequenceTokens) + " tokens per sequence"});
   point.context_len = kMaxSequenceTokens;
   point.decode_steps = 1;
   expect_contains(input_error_of([&] { generate_workload(point); }),
@@ -56,12 +55,12 @@ TEST(GeneratorLimits, TensorElementsStopAtTheTensorLimit) {
   PointConfig point = tiny_point();
   point.batch = INT_MAX;
   point.shape = {2, 1, 16};
-  expect_contains(input_error_of([&] { generate_workload(point); }),
-                  {"key 'batch'",
-                   "batch x num_q_heads x (context_len + decode_steps) x head_dim = " +
-                       std::to_string(INT_MAX) + " x 2 x 18 x 16",
-                   "exceeds the limit of " + std::to_string(kMaxTensorElements) +
-                       " elements per tensor"});
+  expect_contains(
+      input_error_of([&] { generate_workload(point); }),
+      {"key 'batch'",
+       "batch x num_q_heads x (context_len + decode_steps) x head_dim = " +
+           std::to_string(INT_MAX) + " x 2 x 18 x 16",
+       "exceeds the limit of " + std::to_string(kMaxTensorElements) + " elements per tensor"});
   // With 2^31 - 2 heads as well the product is past int64 itself.
   point.shape = {INT_MAX - 1, 1, 8};
   expect_contains(input_error_of([&] { generate_workload(point); }),

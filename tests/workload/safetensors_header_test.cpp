@@ -22,7 +22,8 @@ using testing::input_error_of;
 std::string safetensors_file(const testing::ScratchDir& dir, const std::string& name,
                              const std::string& header, size_t data_bytes) {
   std::string bytes;
-  for (int i = 0; i < 8; ++i) bytes += static_cast<char>(static_cast<uint64_t>(header.size()) >> (8 * i));
+  for (int i = 0; i < 8; ++i)
+    bytes += static_cast<char>(static_cast<uint64_t>(header.size()) >> (8 * i));
   return dir.write(name, bytes + header + std::string(data_bytes, '\0'));
 }
 
@@ -67,9 +68,9 @@ TEST(SafetensorsHeader, HugeKvHeadCountIsRefusedBeforeAnyAllocation) {
 TEST(SafetensorsHeader, SpanPastTheFileIsRefusedForEveryTensor) {
   // layers.0.x is not a trace tensor, so nothing reads it; the header is still refused.
   const testing::ScratchDir dir;
-  const std::string path = safetensors_file(
-      dir, "short.safetensors",
-      R"({"layers.0.x":{"dtype":"F16","shape":[4],"data_offsets":[0,8]}})", 6);
+  const std::string path =
+      safetensors_file(dir, "short.safetensors",
+                       R"({"layers.0.x":{"dtype":"F16","shape":[4],"data_offsets":[0,8]}})", 6);
   expect_contains(input_error_of([&] { SafetensorsReader reader(path); }),
                   {"short.safetensors: tensor 'layers.0.x'", "truncated data",
                    "'data_offsets' end 8 lies beyond the data section (6 bytes)"});
@@ -78,11 +79,11 @@ TEST(SafetensorsHeader, SpanPastTheFileIsRefusedForEveryTensor) {
 TEST(SafetensorsHeader, DtypesOfTheFormatAreSizedAndOthersRefused) {
   const testing::ScratchDir dir;
   // Every tensor is checked, read or not: I64 and the sub-byte F4 (two elements per byte) included.
-  const std::string sized = safetensors_file(
-      dir, "sized.safetensors",
-      R"({"ids":{"dtype":"I64","shape":[2],"data_offsets":[0,16]},)"
-      R"("packed":{"dtype":"F4","shape":[6],"data_offsets":[16,19]}})",
-      19);
+  const std::string sized =
+      safetensors_file(dir, "sized.safetensors",
+                       R"({"ids":{"dtype":"I64","shape":[2],"data_offsets":[0,16]},)"
+                       R"("packed":{"dtype":"F4","shape":[6],"data_offsets":[16,19]}})",
+                       19);
   SafetensorsReader reader(sized);
   EXPECT_EQ(reader.names(), (std::vector<std::string>{"ids", "packed"}));
   expect_contains(input_error_of([&] { reader.read("ids"); }), {"unsupported dtype 'I64'"});
@@ -92,9 +93,9 @@ TEST(SafetensorsHeader, DtypesOfTheFormatAreSizedAndOthersRefused) {
   expect_contains(input_error_of([&] { SafetensorsReader r(odd_bits); }),
                   {"tensor 'packed'", "F4 [3] needs 12 bits"});
 
-  const std::string unknown = safetensors_file(
-      dir, "unknown.safetensors", R"({"x":{"dtype":"F128","shape":[1],"data_offsets":[0,16]}})",
-      16);
+  const std::string unknown =
+      safetensors_file(dir, "unknown.safetensors",
+                       R"({"x":{"dtype":"F128","shape":[1],"data_offsets":[0,16]}})", 16);
   expect_contains(input_error_of([&] { SafetensorsReader r(unknown); }),
                   {"unknown.safetensors: tensor 'x'", "unknown dtype 'F128'"});
 }
@@ -119,9 +120,9 @@ TEST(SafetensorsHeader, DecodeTensorsWithoutStepsAreRefused) {
       R"("layers.0.k_decode":{"dtype":"F16","shape":[0,1,1],"data_offsets":[4,4]},)"
       R"("layers.0.v_decode":{"dtype":"F16","shape":[0,1,1],"data_offsets":[4,4]}})",
       4);
-  expect_contains(input_error_of([&] { read_trace(path, 0, decode_point()); }),
-                  {"no_steps.safetensors: tensor 'layers.0.q_decode'",
-                   "empty shape [0, 1099511627776, 1]"});
+  expect_contains(
+      input_error_of([&] { read_trace(path, 0, decode_point()); }),
+      {"no_steps.safetensors: tensor 'layers.0.q_decode'", "empty shape [0, 1099511627776, 1]"});
 }
 
 }  // namespace
