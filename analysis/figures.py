@@ -14,6 +14,9 @@ Writes PNG and PDF of each figure into OUT, plus OUT/reuse_table.md and OUT/quan
   (h) h_quant_latency_vs_page_size   step time vs page size per KV dtype and context (LServe Table 1)
   (i) i_quant_paging_accuracy        flat vs hierarchical paging with fp16 and int4 KV (quant_paging,
                                      else the CPU run quant_paging_cpu)
+  (j) j_needle_map                   passkey accuracy over context x depth with the plan in the model
+  (k) k_model_vs_budget              passkey accuracy and perplexity KL vs budget per page layout
+                                     (analysis/figures_model.py)
 A figure whose GPU runs are missing is drawn from CPU rows (the title says so); one whose data is
 missing altogether is skipped with a printed reason. Prints which run each figure used and the
 files written.
@@ -25,6 +28,7 @@ import sys
 
 from analysis.errors import InputError
 from analysis.figures_accuracy import plot_page_size_accuracy, plot_reuse_accuracy
+from analysis.figures_model import plot_model_vs_budget, plot_needle_map
 from analysis.figures_latency import (plot_decode_breakdown, plot_decode_latency,
                                       plot_prefill_latency)
 from analysis.figures_pareto import plot_pareto
@@ -35,7 +39,8 @@ from analysis.results import load_run
 
 FIGURES = [plot_page_size_accuracy, plot_reuse_accuracy, plot_decode_latency, plot_prefill_latency,
            plot_decode_breakdown, plot_pareto, plot_quant_decode_speedup,
-           plot_quant_latency_vs_page_size, plot_quant_paging_accuracy]
+           plot_quant_latency_vs_page_size, plot_quant_paging_accuracy, plot_needle_map,
+           plot_model_vs_budget]
 
 
 def make_figures(results_dir, out_dir):

@@ -174,6 +174,34 @@ Param reference(const ParamName& name, Access access, std::string help) {
       [=](const PointConfig& point) { return access(point); });
 }
 
+// A model-level point's parameter (role model): shown empty on attention-level points (task none),
+// which do not read it, and "" reads back as the default.
+template <class Value, class Access>
+Param model_value(const ParamName& name, ValueKind kind, Access access, Value min_value,
+                  Value max_value, std::string help) {
+  const std::string range = "in [" + format_number(min_value) + ", " + format_number(max_value) + "]";
+  const PointConfig defaults;
+  const Value default_value = access(defaults);
+  return make_param(name, kind, help + " (" + (kind == ValueKind::integer ? "integer " : "number ") +
+                                    range + "; model-level points only)",
+      [=](PointConfig& point, std::string_view text) {
+        if (text.empty()) {
+          access(point) = default_value;
+          return;
+        }
+        const double value = kind == ValueKind::integer ? static_cast<double>(parse_int64(text))
+                                                        : parse_number(text);
+        if (value < min_value || value > max_value)
+          throw ParamValueError("must be " + range + ", got " + std::string(text));
+        access(point) = static_cast<Value>(value);
+      },
+      [=](const PointConfig& point) {
+        if (!is_model_level(point.task)) return std::string();
+        return kind == ValueKind::integer ? std::to_string(access(point))
+                                          : format_number(access(point));
+      });
+}
+
 std::vector<Param> make_params() {
   const std::vector<DType> float_types{DType::fp16, DType::bf16, DType::fp32};
   const std::vector<DType> kv_types{DType::fp16, DType::bf16, DType::fp32,
@@ -286,6 +314,26 @@ std::vector<Param> make_params() {
           [](auto& p) -> auto& { return p.needle_mass_threshold; }, 0.0, 1.0,
           "traces with needle_positions: a decode row seeks the needle when its dense attention puts "
           "at least this share of its mass on the needle tokens (needle_hit counts those rows)"),
+      choice<ModelTask>(
+          {"task", ParamRole::model, "model task", "task"}, [](auto& p) -> auto& { return p.task; },
+          {ModelTask::none, ModelTask::passkey, ModelTask::perplexity},
+          "none = one layer's attention on the workload, scored against the dense fp64 reference; "
+          "passkey / perplexity = the real model (configs/models/<model>.yaml names it) decodes with "
+          "the point's plan in every layer's attention (cpu backend, decode phase)"),
+      model_value<double>(
+          {"passkey_depth", ParamRole::model, "passkey depth (share of the filler)", "depth"},
+          ValueKind::number, [](auto& p) -> auto& { return p.passkey_depth; }, 0.0, 1.0,
+          "task passkey: where the key sits in the filler, 0 = first, 1 = last"),
+      model_value<int>(
+          {"passkey_seed", ParamRole::model, "passkey seed", "key seed"}, ValueKind::integer,
+          [](auto& p) -> auto& { return p.passkey_seed; }, 0, INT_MAX,
+          "task passkey: the seed of the five-digit key"),
+      model_value<int>(
+          {"eval_tokens", ParamRole::model, "evaluated tokens", "eval tokens"}, ValueKind::integer,
+          [](auto& p) -> auto& { return p.eval_tokens; }, 1, kMaxSequenceTokens,
+          "decode steps under the point's plan: passkey = greedy answer tokens after the prompt, "
+          "perplexity = the text's last tokens, teacher-forced and scored (the prefill is the "
+          "context_len - eval_tokens tokens before them)"),
 
       integer(
           {"workload.num_sink_tokens", ParamRole::workload, "sink keys (tokens)", "sink keys"},

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "framework/config/model_task.h"
 #include "framework/core/types.h"
 #include "framework/sparse/page_selector_kind.h"
 #include "framework/workload/head_selection.h"
@@ -82,6 +83,15 @@ struct PointConfig {
   // needle_hit on traces: rows whose dense attention puts at least this share of its mass on the
   // needle tokens are the needle-seeking rows.
   double needle_mass_threshold = kDefaultNeedleMassThreshold;
+
+  // Model-level points (task != none): the real model decodes with this point's plan in every
+  // layer (framework/sweep/model_points.h). passkey: a passkey prompt of context_len tokens with
+  // the key at passkey_depth (key from passkey_seed), eval_tokens greedy answer tokens; perplexity:
+  // the first context_len tokens of the prose text, its last eval_tokens teacher-forced.
+  ModelTask task = ModelTask::none;
+  double passkey_depth = 0.5;  // share of the filler before the key
+  int passkey_seed = 0;
+  int eval_tokens = 16;
 
   TimingConfig timing;
 };

@@ -334,6 +334,16 @@ void check_synthetic_heads(const PointConfig& base, const std::vector<Axis>& axe
   }
 }
 
+// Model-level points (task passkey | perplexity) lay their heads out by head_selection over the
+// model's layers: the synthetic workload's interleaved heads do not apply to them.
+bool every_point_runs_the_model(const PointConfig& base, const std::vector<Axis>& axes) {
+  for (const Axis& axis : axes)
+    if (axis.key == "task")
+      return std::none_of(axis.values.begin(), axis.values.end(),
+                          [](const std::string& value) { return value == "none"; });
+  return is_model_level(base.task);
+}
+
 // Loads every head calibration the sweep names and checks that a calibrated head selection always
 // has one.
 void load_calibrations(SweepConfig& sweep, const SettingSites& fixed_sites,
@@ -442,7 +452,7 @@ SweepConfig resolve(const SweepDraft& draft, const std::string& configs_dir) {
   const SettingSites fixed_sites = sites_of(fixed), axis_sites = sites_of(axis_entries);
   if (header)
     apply_trace_facts(*header, base, sweep.axes, fixed_sites, axis_sites, workload);
-  else
+  else if (!every_point_runs_the_model(base, sweep.axes))
     check_synthetic_heads(base, sweep.axes, fixed_sites, axis_sites, workload);
   load_calibrations(sweep, fixed_sites, axis_sites, configs_dir, search_dirs);
   sweep.resolved_yaml = emit_resolved(sweep);

@@ -1,38 +1,15 @@
 #include "framework/sparse/cpu_decode.h"
 
-#include <chrono>
-#include <numeric>
-#include <optional>
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
 #include "framework/core/kv_quant.h"
 #include "framework/core/parallel.h"
-#include "framework/sparse/cpu_attention.h"
-#include "framework/sparse/key_stats.h"
-#include "framework/sparse/page_selector.h"
 
 namespace unisparse {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// Ascending ids of the physical pages that the given token ranges touch.
-std::vector<int32_t> pages_of_ranges(std::span<const TokenRange> ranges, int physical_page_size) {
-  std::vector<int32_t> pages;
-  for (const TokenRange& range : ranges) {
-    const int first = range.begin / physical_page_size;
-    const int last = (range.end - 1) / physical_page_size;
-    for (int page = first; page <= last; ++page)
-      if (pages.empty() || pages.back() < page) pages.push_back(page);
-  }
-  return pages;
-}
 
 void check_decode_inputs(const Workload& workload, const DecodePlan& plan) {
   const ModelShape& shape = workload.shape;
@@ -50,18 +27,51 @@ void check_decode_inputs(const Workload& workload, const DecodePlan& plan) {
 }
 
 // Replaces every [head_dim] row of a KV head's tokens, prefill ([kv_heads, T, d]) then decode
-// ([steps, kv_heads, d]), by its quantize -> dequantize image.
+// ([steps, kv_heads, d]), by what a cache in `format` stores (fp8: one scale over the prefill rows).
 void store_head_rows(Tensor& prefill, Tensor& decode, int kv_head, int head_dim, DType format) {
   std::span<const float> prefill_head;  // [T * d]
   if (!prefill.empty())
     prefill_head = {prefill.row({kv_head}), static_cast<size_t>(prefill.size() / prefill.dim(0))};
   const float fp8_scale = e4m3_scale(prefill_head);
   const auto store = [&](float* row) {
-    const std::span<float> values(row, static_cast<size_t>(head_dim));
-    quantize_dequantize_row(values, format, fp8_scale, values);
+    store_kv_row({row, static_cast<size_t>(head_dim)}, format, fp8_scale);
   };
   for (int64_t t = 0; !prefill.empty() && t < prefill.dim(1); ++t) store(prefill.row({kv_head, t}));
   for (int64_t s = 0; !decode.empty() && s < decode.dim(0); ++s) store(decode.row({s, kv_head}));
+}
+
+// The tensors of every sequence one after another ([batch, ...]): a view of the only sequence's
+// tensor when the batch is 1, else a copy into `gathered`.
+std::span<const float> batch_span(const Workload& workload, const Tensor Sequence::*member,
+                                  std::vector<float>& gathered) {
+  if (workload.batch_size() == 1) {
+    const Tensor& tensor = workload.batch[0].*member;
+    return {tensor.data(), static_cast<size_t>(tensor.size())};
+  }
+  gathered.clear();
+  for (const Sequence& seq : workload.batch) {
+    const Tensor& tensor = seq.*member;
+    gathered.insert(gathered.end(), tensor.data(), tensor.data() + tensor.size());
+  }
+  return gathered;
+}
+
+// Row `step` of a [steps, heads, head_dim] decode tensor of every sequence ([batch, heads, d]).
+std::span<const float> step_rows(const Workload& workload, const Tensor Sequence::*member,
+                                 int step, std::vector<float>& gathered) {
+  const auto row_size = [&](const Tensor& tensor) {
+    return static_cast<size_t>(tensor.dim(1) * tensor.dim(2));
+  };
+  if (workload.batch_size() == 1) {
+    const Tensor& tensor = workload.batch[0].*member;
+    return {tensor.row({step}), row_size(tensor)};
+  }
+  gathered.clear();
+  for (const Sequence& seq : workload.batch) {
+    const Tensor& tensor = seq.*member;
+    gathered.insert(gathered.end(), tensor.row({step}), tensor.row({step}) + row_size(tensor));
+  }
+  return gathered;
 }
 
 }  // namespace
@@ -99,75 +109,40 @@ CpuDecodeResult cpu_decode(const Workload& workload, const Workload& attended_kv
   const ModelShape& shape = workload.shape;
   const int batch = workload.batch_size();
   const int steps = workload.decode_steps;
-  const int page_size = plan.geometry.physical_page_size;
-  const bool select_pages = uses_page_selection(plan.mode);
+  // The same workload as the attended K/V: the cache holds the workload's values as they are, and
+  // the session sees aliased spans (no copy of the image).
+  const bool as_given = &attended_kv == &workload;
 
-  std::vector<bool> streaming_kv_head(shape.num_kv_heads, false);
-  if (uses_streaming_heads(plan.mode))
-    for (int kv = 0; kv < shape.num_kv_heads; ++kv) streaming_kv_head[kv] = plan.heads.is_streaming(kv);
-
-  // Statistics after the prefill belong to the prefill, not to the timed decode phases.
-  std::optional<KeyStatsSet> stats;
-  std::optional<PageSelector> selector;
-  if (select_pages) {
-    if (plan.selector == PageSelectorKind::quest) stats.emplace(workload, plan.geometry.logical_page_size);
-    std::vector<bool> dense_kv_head(shape.num_kv_heads);
-    for (int kv = 0; kv < shape.num_kv_heads; ++kv) dense_kv_head[kv] = !streaming_kv_head[kv];
-    selector.emplace(shape, plan.geometry, plan.policy, batch, std::move(dense_kv_head),
-                     plan.selector);
+  DecodeSession session(shape, plan, batch, steps);
+  std::vector<float> keys, values, stored_keys, stored_values;  // batch > 1 only
+  {
+    const std::span<const float> k = batch_span(workload, &Sequence::k, keys);
+    const std::span<const float> v = batch_span(workload, &Sequence::v, values);
+    if (as_given)
+      session.prefill(k, v, k, v, workload.context_len);
+    else
+      session.prefill(k, v, batch_span(attended_kv, &Sequence::k, stored_keys),
+                      batch_span(attended_kv, &Sequence::v, stored_values), workload.context_len);
   }
 
   CpuDecodeResult result;
   result.out.assign(batch, Tensor({steps, shape.num_q_heads, shape.head_dim}));
   result.selections.reserve(steps);
-  const int num_rows = batch * shape.num_q_heads;
-
+  std::vector<float> queries, out(static_cast<size_t>(batch) * shape.num_q_heads * shape.head_dim);
+  const size_t out_row = static_cast<size_t>(shape.num_q_heads) * shape.head_dim;
   for (int step = 0; step < steps; ++step) {
-    const int num_tokens = workload.tokens_at_step(step);
-    const int num_pages = static_cast<int>(ceil_div(num_tokens, page_size));
-
-    Csr selected;  // rows of dense heads under page selection
-    if (select_pages) {
-      auto start = Clock::now();
-      if (stats) stats->append_decode_token(workload, step);
-      result.seconds.stats += seconds_since(start);
-      start = Clock::now();
-      selected = selector->select(step, num_tokens, stats ? &*stats : nullptr, workload);
-      result.seconds.selector += seconds_since(start);
-    }
-
-    const auto start = Clock::now();
-    std::vector<int32_t> every_page(num_pages);
-    std::iota(every_page.begin(), every_page.end(), 0);
-    const std::vector<TokenRange> streaming_ranges = attended_ranges(
-        true, plan.heads.sink_tokens, plan.heads.local_tokens, page_size, {}, num_tokens);
-    const std::vector<int32_t> streaming_pages = pages_of_ranges(streaming_ranges, page_size);
-    Csr& rows = result.selections.emplace_back();
-    for (int row = 0; row < num_rows; ++row) {
-      const int kv_head = shape.kv_head_of(row % shape.num_q_heads);
-      if (streaming_kv_head[kv_head])
-        rows.append_row(streaming_pages);
-      else if (select_pages)
-        rows.append_row(selected.row(row));
-      else
-        rows.append_row(every_page);
-    }
-
-    parallel_for(num_rows, [&](int64_t row_index) {
-      const int row = static_cast<int>(row_index);
-      const int b = row / shape.num_q_heads;
-      const int q_head = row % shape.num_q_heads;
-      const int kv_head = shape.kv_head_of(q_head);
-      const std::vector<TokenRange> ranges =
-          streaming_kv_head[kv_head]
-              ? streaming_ranges
-              : attended_ranges(false, 0, 0, page_size, rows.row(row), num_tokens);
-      const auto head_dim = static_cast<size_t>(shape.head_dim);
-      attend_token_ranges({workload.batch[b].q_decode.row({step, q_head}), head_dim}, ranges,
-                          attended_kv, b, kv_head, {result.out[b].row({step, q_head}), head_dim});
-    });
-    result.seconds.attention += seconds_since(start);
+    const std::span<const float> q = step_rows(workload, &Sequence::q_decode, step, queries);
+    const std::span<const float> k = step_rows(workload, &Sequence::k_decode, step, keys);
+    const std::span<const float> v = step_rows(workload, &Sequence::v_decode, step, values);
+    const Csr& selection =
+        as_given ? session.step(q, k, v, k, v, out)
+                 : session.step(q, k, v, step_rows(attended_kv, &Sequence::k_decode, step, stored_keys),
+                                step_rows(attended_kv, &Sequence::v_decode, step, stored_values), out);
+    result.selections.push_back(selection);
+    for (int b = 0; b < batch; ++b)
+      std::copy_n(out.data() + b * out_row, out_row, result.out[b].row({step}));
   }
+  result.seconds = session.seconds();
   return result;
 }
 

@@ -1,22 +1,16 @@
 #pragma once
-// One pass of the CPU backend's decode over every step of a workload: key statistics kept in step
-// with the appended tokens, page selection for dense heads, token-exact attention over the KV cache
-// as stored (quantized formats included).
+// One pass of the CPU backend's decode over every step of a workload: the workload's decode replayed
+// through a DecodeSession (decode_session.h), step by step: key statistics kept in step with the
+// appended tokens, page selection for dense heads, token-exact attention over the KV cache as
+// stored (quantized formats included).
 #include <vector>
 
 #include "framework/core/tensor.h"
+#include "framework/sparse/decode_session.h"
 #include "framework/sparse/plan.h"
 #include "framework/workload/workload.h"
 
 namespace unisparse {
-
-// Wall-clock seconds spent in each phase, summed over the steps of one pass. Phases the plan's mode
-// does not run (statistics and selector without page selection) stay 0.
-struct DecodePhaseSeconds {
-  double stats = 0.0;      // appending decode keys to the statistics
-  double selector = 0.0;   // scoring, top-k and reuse of cached selections
-  double attention = 0.0;  // attention over the attended tokens of every (sequence, query head)
-};
 
 struct CpuDecodeResult {
   std::vector<Tensor> out;        // per sequence: [steps, num_q_heads, head_dim]

@@ -10,6 +10,7 @@
 
 #include "framework/config/strict_yaml.h"
 #include "framework/core/error.h"
+#include "framework/sweep/model_points.h"
 
 namespace unisparse {
 
@@ -62,9 +63,13 @@ std::string describe_point(const Json& row) {
 
 std::vector<MetricTolerance> load_tolerances(const std::string& path) {
   // Only metrics the results carry: a misspelled metric would otherwise never be checked.
-  static const std::vector<std::string> kMetrics{
-      "out_rel_l2_mean", "out_rel_l2_p99", "out_rel_l2_max", "attn_recall", "page_recall",
-      "needle_hit", "kernel_vs_cpu_page_agreement", "kernel_vs_cpu_out_rel_l2_max"};
+  static const std::vector<std::string> kMetrics = [] {
+    std::vector<std::string> metrics{
+        "out_rel_l2_mean", "out_rel_l2_p99", "out_rel_l2_max", "attn_recall", "page_recall",
+        "needle_hit", "kernel_vs_cpu_page_agreement", "kernel_vs_cpu_out_rel_l2_max"};
+    for (const std::string& metric : model_metric_names()) metrics.push_back(metric);
+    return metrics;
+  }();
   static const std::vector<std::string> kFields{"better", "abs", "rel"};
   const YamlSource source{path, ""};
   const YAML::Node root = load_yaml_file(path);

@@ -23,6 +23,7 @@
 #include "framework/results/provenance.h"
 #include "framework/results/run_writer.h"
 #include "framework/sweep/expand.h"
+#include "framework/sweep/model_points.h"
 #include "framework/sweep/progress.h"
 #include "framework/sweep/shard.h"
 #include "framework/sweep/shard_writer.h"
@@ -71,6 +72,9 @@ class SweepRunner {
           checked_workloads.insert(workload_key(point.config)).second)
         inspect_trace_layer(point.config.workload.trace_path, point.config.workload.trace_layer,
                             point.config, sweep_.head_calibration(point.config.head_calibration));
+    // Model-level points: their layouts are checked and the model worker started before anything
+    // is written (a missing Python environment is bad input).
+    model_points_ = std::make_unique<ModelPoints>(sweep_, points, options_.source_dir);
     RunWriter writer = open_writer();
     run_dir_ = writer.dir();
     if (options_.dump_plans) {
@@ -151,6 +155,7 @@ class SweepRunner {
     }
     meta["device"] = devices;
     meta["params"] = params_table_json();
+    if (model_points_ && model_points_->active()) meta["model_worker"] = model_points_->description();
     return meta;
   }
 
@@ -181,6 +186,10 @@ class SweepRunner {
       return;
     }
     const PointConfig& config = point.config;
+    if (is_model_level(config.task)) {
+      model_points_->run(point, row);
+      return;
+    }
     try {
       // A float KV cache holds the workload's values in dtype; the quantized formats (int8, int4,
       // fp8) apply to decode, since prefill attends K/V before the cache write. A backend that lacks
@@ -273,6 +282,7 @@ class SweepRunner {
   std::unique_ptr<Workload> workload_;
   std::string workload_key_;
   std::unique_ptr<DecodeReference> decode_reference_;
+  std::unique_ptr<ModelPoints> model_points_;
   DeviceCeilingsByName ceilings_{options_.source_dir + "/configs/devices"};
   std::string run_dir_;
   std::string plans_dir_;  // empty unless plans are dumped
