@@ -4,9 +4,10 @@
 #   make venv      .venv with analysis/requirements.txt (again only when the requirements change)
 #   make build     configure and build everything into build/ (with nvcc: every CUDA kernel, for
 #                  sm_80 and sm_90, whether or not this machine has a GPU)
-#   make test      deps, venv, build, every GoogleTest binary (ctest), the quick-sweep accuracy
-#                  check against results/baselines/quick, the analysis/ tests, test-sanitize,
-#                  test-fuzz
+#   make test      deps, venv, build, every GoogleTest binary (ctest; the CUDA ones only where a
+#                  GPU is present), the quick-sweep accuracy check against results/baselines/quick,
+#                  check-model-quick, the analysis/ and Python tests, test-sanitize, test-fuzz
+#   make test-gpu  the CUDA tests alone (ctest label gpu); fails without a GPU
 #   make run       deps, venv, the CLI alone, run SWEEP (default sweeps/quick.yaml), plot the run;
 #                  the CUDA kernels are built only where they can run: for this machine's GPU when
 #                  nvidia-smi lists one (build/native/), else not at all (build/cpu/); CUDA=1 builds
@@ -79,7 +80,7 @@ FUZZ_SECONDS ?= 600
 
 VENV_STAMP := $(VENV)/.requirements.stamp
 
-.PHONY: all deps venv build test check-quick run figures test-analysis clean distclean
+.PHONY: all deps venv build test test-gpu check-quick run figures test-analysis clean distclean
 .PHONY: model test-python params check-model-quick model-needle traces
 .PHONY: run-build test-sanitize fuzz-build test-fuzz fuzz
 all: build
@@ -112,10 +113,18 @@ build: venv
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CUDA_FLAGS) $(PYTHON_FLAGS)
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
+# The CUDA tests (ctest label gpu) need a GPU: without one they are built (every kernel compiles)
+# but not run, and make test says so; make test-gpu runs them alone and fails where there is no GPU.
+CTEST_GPU_FILTER := $(if $(GPU_PRESENT),,-LE gpu)
 test: deps venv model build
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2
+	$(if $(GPU_PRESENT),,@echo "make test: no GPU on this machine: the CUDA tests (label gpu) are built, not run (make test-gpu)")
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2 $(CTEST_GPU_FILTER)
 	$(MAKE) --no-print-directory check-quick check-model-quick test-analysis test-python \
 	  test-sanitize test-fuzz
+
+test-gpu: build
+	@test -n "$(GPU_PRESENT)" || { echo "make test-gpu: nvidia-smi lists no GPU" >&2; exit 1; }
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -L gpu
 
 # The accuracy regression gate: rerun the quick sweep on the CPU and compare it point by point with
 # the committed baseline (results/baselines/quick/tolerances.yaml).
