@@ -165,7 +165,7 @@ int select_command(const std::vector<std::string>& args) {
       "(q_decode/k_decode/v_decode) through the page selector and prints one JSON object\n"
       "{\"selections\": [...]}: per decode step, per query head, the ascending attended\n"
       "physical page ids (the forced last page included).");
-  parser.option("--trace", &trace, "FILE", "safetensors trace (DESIGN.md §6 tensor names)", true);
+  parser.option("--trace", &trace, "FILE", "safetensors trace (README.md, Trace format)", true);
   parser.option("--page-size", &page_size, "P", "physical page size, tokens", true);
   parser.option("--logical-page-size", &logical_page_size, "L",
                 "logical page size (divides P), tokens", true);

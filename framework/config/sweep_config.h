@@ -1,5 +1,6 @@
 #pragma once
-// A sweep file (DESIGN.md §4) loaded strictly into typed form, command-line overrides applied.
+// A sweep file (README.md, Sweep files) loaded strictly into typed form, command-line overrides
+// applied.
 //
 //   name: page_size_hierarchy        # results/<name>/...; letters, digits, '.', '_', '-'
 //   description: ...                 # optional

@@ -1,6 +1,6 @@
 #pragma once
-// Quantized KV cache formats as the CPU sees them (QServe-style; DESIGN.md §7): every row is one
-// token's key or value of one KV head, [head_dim] floats.
+// Quantized KV cache formats as the CPU sees them (QServe-style; framework/DESIGN.md, KV formats):
+// every row is one token's key or value of one KV head, [head_dim] floats.
 //  * int8 / int4: asymmetric, per row. scale = (max - min) / levels (levels = 255 / 15),
 //    zero = round(-min / scale), code = clamp(round(x / scale) + zero, 0, levels), x' = (code - zero)
 //    * scale; so |x - x'| <= scale / 2 for every x of the row. A constant row c gets scale |c| (1 for

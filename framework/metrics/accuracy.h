@@ -1,7 +1,7 @@
 #pragma once
 // What the sparsity costs: a backend's outputs and attended sets against the dense fp64 reference
-// (DESIGN.md §5). Every metric is a mean or share over rows, a row being one (sequence, decode
-// step, query head) in decode or one (sequence, query head, query) in prefill.
+// (README.md, Results). Every metric is a mean or share over rows, a row being one (sequence,
+// decode step, query head) in decode or one (sequence, query head, query) in prefill.
 #include <cstdint>
 #include <limits>
 #include <span>

@@ -1,7 +1,7 @@
 #pragma once
-// Kernel correctness, separate from the sparsity's accuracy (DESIGN.md §5 kernel_vs_cpu): how
-// closely one backend's run matches another's on the same workload and plan (typically cuda against
-// cpu).
+// Kernel correctness, separate from the sparsity's accuracy (kernel_vs_cpu, framework/DESIGN.md,
+// Backends and their checks): how closely one backend's run matches another's on the same workload
+// and plan (typically cuda against cpu).
 #include "framework/backend/backend.h"
 
 namespace unisparse {

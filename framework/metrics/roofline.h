@@ -1,6 +1,7 @@
 #pragma once
-// The bytes and FLOPs a kernel must move and do (STYLE.md: count the bytes you should move), and
-// the rates a measured time achieves against them and against the device's measured ceilings.
+// The bytes and FLOPs a kernel must move and do (the bytes it should move, not the bytes it happens
+// to), and the rates a measured time achieves against them and against the device's measured
+// ceilings.
 #include "framework/backend/backend.h"
 #include "framework/metrics/device_ceilings.h"
 

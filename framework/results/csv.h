@@ -1,6 +1,7 @@
 #pragma once
-// points.csv: the rows of points.jsonl as a table. Columns are DESIGN.md §5's list, in that order,
-// then every other key that any row carries, sorted. Null and missing values are empty cells.
+// points.csv: the rows of points.jsonl as a table. Columns are README.md's list (Results), in that
+// order, then every other key that any row carries, sorted. Null and missing values are empty
+// cells.
 #include <string>
 #include <vector>
 
@@ -8,7 +9,7 @@
 
 namespace unisparse {
 
-// The columns every points.csv carries, in order (DESIGN.md §5).
+// The columns every points.csv carries, in order (README.md, Results).
 const std::vector<std::string>& csv_columns();
 
 // RFC 4180 quoting: a field holding a comma, quote, CR or LF is wrapped in quotes, inner quotes

@@ -1,6 +1,6 @@
 #pragma once
-// Where a result came from (DESIGN.md §5): the command, the code, the host and the device. Written
-// to meta.json in each run directory.
+// Where a result came from (framework/DESIGN.md, Results schema and provenance): the command, the
+// code, the host and the device. Written to meta.json in each run directory.
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>

@@ -24,8 +24,9 @@ struct CpuDecodeResult {
 //  * other heads with page selection: the PageSelector's pages (plan.selector: Quest bounds from
 //    key statistics, or the oracle's page masses, for which no statistics are kept);
 //  * other heads without page selection: every page.
-// Key statistics and page selection read the keys of `workload` (before quantization, DESIGN.md §1);
-// the attention reads the keys and values of `attended_kv`, a workload of the same shape.
+// Key statistics and page selection read the keys of `workload` (before quantization,
+// framework/DESIGN.md, Selection rules); the attention reads the keys and values of `attended_kv`,
+// a workload of the same shape.
 CpuDecodeResult cpu_decode(const Workload& workload, const Workload& attended_kv,
                            const DecodePlan& plan);
 // The same, attending kv_as_stored(workload, plan.kv_storage).

@@ -1,7 +1,7 @@
 #pragma once
-// Quest page scores (DESIGN.md §1): the upper bound of q.k over the keys of a page, from the page's
-// per-channel key maximum and minimum, and the hierarchical-paging reduction of logical-page scores
-// to physical pages.
+// Quest page scores (framework/DESIGN.md, Selection rules): the upper bound of q.k over the keys of
+// a page, from the page's per-channel key maximum and minimum, and the hierarchical-paging
+// reduction of logical-page scores to physical pages.
 #include <span>
 #include <vector>
 

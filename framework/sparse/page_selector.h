@@ -1,9 +1,9 @@
 #pragma once
-// Dynamic page selection for decode (DESIGN.md §1): Quest scores on hierarchical pages (or the
-// oracle's true page masses), top-k with the current last page forced in, selections reused for
-// reuse_interval steps, per query head or shared per KV head. Shared modes combine the group's
-// physical-page scores elementwise: kv_head_max by max, kv_head_sum by a sum over the query heads in
-// ascending head order (fp32 for Quest scores, fp64 for oracle masses).
+// Dynamic page selection for decode (framework/DESIGN.md, Selection rules): Quest scores on
+// hierarchical pages (or the oracle's true page masses), top-k with the current last page forced
+// in, selections reused for reuse_interval steps, per query head or shared per KV head. Shared
+// modes combine the group's physical-page scores elementwise: kv_head_max by max, kv_head_sum by a
+// sum over the query heads in ascending head order (fp32 for Quest scores, fp64 for oracle masses).
 #include <cstdint>
 #include <vector>
 

@@ -1,6 +1,6 @@
 #pragma once
-// The sparsity plans both backends consume (DESIGN.md §2). The active list is built outside any
-// kernel; kernels and the CPU backend only iterate over it.
+// The sparsity plans both backends consume (framework/DESIGN.md, Plans). The active list is built
+// outside any kernel; kernels and the CPU backend only iterate over it.
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -28,7 +28,7 @@ struct DecodePlan {
   SelectionPolicy policy;    // dynamic sparsity of dense heads (used when uses_page_selection(mode))
   PageSelectorKind selector = PageSelectorKind::quest;  // what ranks the pages under that policy
   // KV cache storage format; fp32/fp16/bf16 = the workload's values as they are, int8/int4/fp8 =
-  // quantized per token (DESIGN.md §7)
+  // quantized per token (framework/DESIGN.md, KV formats)
   DType kv_storage = DType::fp32;
   // How the cuda backend fills its KV cache before step 0: upload the prompt's K/V, or run the
   // prefill over the prompt (make_prefill_plan of these heads: streaming heads as streaming prefill

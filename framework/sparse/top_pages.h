@@ -1,7 +1,7 @@
 #pragma once
-// The page-selection rule of DESIGN.md §1, as a pure function of the physical page scores. Quest
-// scores are fp32 upper bounds; the oracle's scores are fp64 softmax masses (oracle_pages.h): one
-// rule for both.
+// The page-selection rule of framework/DESIGN.md, Selection rules, as a pure function of the
+// physical page scores. Quest scores are fp32 upper bounds; the oracle's scores are fp64 softmax
+// masses (oracle_pages.h): one rule for both.
 #include <cstdint>
 #include <span>
 #include <vector>

@@ -1,5 +1,5 @@
 #pragma once
-// The structured synthetic workload generator (DESIGN.md §6).
+// The structured synthetic workload generator (README.md, Workloads).
 //
 // Every structural part is a direction (or, for position, a set of rotating channel pairs) shared by
 // keys and queries, so that each part adds a known logit to q.k / sqrt(head_dim). Strengths are in

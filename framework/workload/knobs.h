@@ -1,5 +1,5 @@
 #pragma once
-// The knobs of the structured synthetic generator (DESIGN.md §6). Every knob is named in
+// The knobs of the structured synthetic generator (README.md, Workloads). Every knob is named in
 // configs/workloads/*.yaml; a knob a workload file leaves out keeps the default below.
 #include <cstdint>
 #include <optional>

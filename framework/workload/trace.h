@@ -1,6 +1,6 @@
 #pragma once
-// Real-model traces (DESIGN.md §6): Q/K/V of one or more layers, captured after RoPE, in a
-// safetensors file.
+// Real-model traces (README.md, Trace format): Q/K/V of one or more layers, captured after RoPE,
+// in a safetensors file.
 //
 //   layers.{i}.k          [num_kv_heads, T, head_dim]          prefill keys
 //   layers.{i}.v          [num_kv_heads, T, head_dim]          prefill values

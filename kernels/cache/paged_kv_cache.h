@@ -1,7 +1,8 @@
 #pragma once
-// The paged KV cache of one pool of KV heads on the GPU (DESIGN.md §7). Dense (retrieval) heads keep
-// every token in pages listed by a CSR page table; streaming heads keep sink pages plus a ring of
-// recent pages. Dense pools with page selection also keep per-logical-page key statistics.
+// The paged KV cache of one pool of KV heads on the GPU (framework/DESIGN.md, Kernels). Dense
+// (retrieval) heads keep every token in pages listed by a CSR page table; streaming heads keep sink
+// pages plus a ring of recent pages. Dense pools with page selection also keep per-logical-page key
+// statistics.
 #include <cuda_runtime.h>
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 #pragma once
-// The GPU state of one decode run (DESIGN.md §1 decode-step semantics): the paged KV pools filled
-// from the prefill, the decode inputs, the cached page selection, and the launches of one step.
+// The GPU state of one decode run (decode steps as in framework/DESIGN.md, Selection rules): the
+// paged KV pools filled from the prefill, the decode inputs, the cached page selection, and the
+// launches of one step.
 #include <cuda_runtime.h>
 
 #include <cstdint>

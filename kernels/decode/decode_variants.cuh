@@ -1,7 +1,7 @@
 #pragma once
-// The sparsity variants of the one decode kernel skeleton (STYLE.md 9). A variant says how many
-// chunks a work item attends and which page and token span each chunk is; the skeleton loads and
-// attends them. Dense decode is AllPages.
+// The sparsity variants of the one decode kernel skeleton (a variant, not a copy of the kernel). A
+// variant says how many chunks a work item attends and which page and token span each chunk is; the
+// skeleton loads and attends them. Dense decode is AllPages.
 #include "kernels/decode/decode_params.h"
 
 namespace unisparse::cuda {

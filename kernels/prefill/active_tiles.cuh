@@ -1,7 +1,7 @@
 #pragma once
 // Which KV tiles one CTA (a query head and a query block) attends, and which of them need token
-// masking. Computed once before the hot loop: the loop only walks the list (DESIGN.md §1), so an
-// inactive tile costs neither a load nor any math.
+// masking. Computed once before the hot loop: the loop only walks the list (framework/DESIGN.md,
+// Plans), so an inactive tile costs neither a load nor any math.
 #include <cstdint>
 
 #include "kernels/prefill/prefill_params.h"

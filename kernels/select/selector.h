@@ -1,7 +1,8 @@
 #pragma once
-// Query-aware page selection of dense KV heads (Quest scores over hierarchical pages, DESIGN.md §1):
-// score every logical page, max-reduce to physical pages, combine over the query group when the
-// selection is shared per KV head, then keep the top pages with the last page forced in.
+// Query-aware page selection of dense KV heads (Quest scores over hierarchical pages,
+// framework/DESIGN.md, Selection rules): score every logical page, max-reduce to physical pages,
+// combine over the query group when the selection is shared per KV head, then keep the top pages
+// with the last page forced in.
 #include <cuda_runtime.h>
 
 #include <cstdint>

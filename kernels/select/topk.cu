@@ -25,7 +25,7 @@ __device__ __forceinline__ uint32_t ordered_key(float value) {
 
 // One block per row: the top k - 1 scored pages (the last page is added by the attention). Ties at
 // the threshold go to the lower page index, and the compaction walks pages in ascending order, so
-// the output is already ascending (DESIGN.md §1 tie rule).
+// the output is already ascending (the tie rule of framework/DESIGN.md, Selection rules).
 //
 // kKeysInShared: the row's keys are converted once into dynamic shared memory (scored pages * 4
 // bytes) and every pass reads them there; the four radix passes and the compaction then touch
