@@ -1,13 +1,16 @@
 #pragma once
-// Loading the committed sweeps in tests. A sweep over captured traces names files under traces/
-// that the capture makes (they are not committed), and maybe a head calibration scored on them:
-// such a sweep is loaded on a two-layer stand-in trace of its model's shape and, when its
-// calibration is not there either, a stand-in DuoAttention file, so every other key and value of
-// it is still checked.
+// Loading the committed sweeps in tests. A sweep over captured traces names files under
+// build/traces/ that `make traces` captures (they are not committed), and maybe a head calibration
+// scored on them: such a sweep is loaded on a stand-in trace of its model's shape holding the layers
+// of its `layer` axis (layers 0 and 1 when it has none) and, when its calibration is not there
+// either, a stand-in DuoAttention file of as many layers, so every other key and value of it is
+// still checked.
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "framework/config/model_config.h"
@@ -25,19 +28,24 @@ inline std::vector<Override> stand_ins_for_captures(const std::filesystem::path&
       load_model_file(repo_configs_dir() + "/models/" + root["model"].as<std::string>() + ".yaml").shape;
   TinyTrace spec;
   spec.layers = {0, 1};
+  if (const YAML::Node layer_axis = root["axes"]["layer"]; layer_axis && layer_axis.IsSequence())
+    spec.layers = layer_axis.as<std::vector<int>>();
   spec.context_len = 64;
   spec.decode_steps = 2;
   PointConfig point = tiny_generator_point(spec, 1);
   point.shape = shape;
   const Workload workload = generate_workload(point);
   const std::string trace = scratch.path() + "/" + sweep_file.stem().string() + ".safetensors";
-  write_trace(trace, {{0, &workload}, {1, &workload}}, DType::fp16, {});
+  std::vector<std::pair<int, const Workload*>> layers;
+  for (int layer : spec.layers) layers.emplace_back(layer, &workload);
+  write_trace(trace, layers, DType::fp16, {});
   std::vector<Override> overrides{{Override::fixed, "workload={trace: " + trace + "}"}};
   const YAML::Node calibration = root["fixed"]["head_calibration"];
   if (calibration && !std::filesystem::exists(repo_configs_dir() + "/heads/" +
                                               calibration.as<std::string>() + ".yaml")) {
     std::string gates;
-    for (int layer = 0; layer < 2; ++layer) {
+    const int num_layers = *std::max_element(spec.layers.begin(), spec.layers.end()) + 1;
+    for (int layer = 0; layer < num_layers; ++layer) {
       for (int head = 0; head < shape.num_kv_heads; ++head) gates += head ? "\t0.5" : "0.5";
       gates += "\n";
     }
@@ -53,7 +61,8 @@ inline SweepConfig load_committed_sweep(const std::filesystem::path& sweep_file,
   try {
     return load_sweep(sweep_file.string(), {}, repo_configs_dir());
   } catch (const InputError& error) {
-    if (std::string(error.what()).find("trace file not found: traces/") == std::string::npos) throw;
+    const std::string message = error.what();
+    if (message.find("trace file not found: build/traces/") == std::string::npos) throw;
   }
   return load_sweep(sweep_file.string(), stand_ins_for_captures(sweep_file, scratch),
                     repo_configs_dir());
