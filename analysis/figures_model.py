@@ -4,8 +4,9 @@
                             panel per setting of the model_needle sweep: dense, and each
                             static+dynamic budget (LServe layout; an aggressive one that breaks)
 (k) k_model_vs_budget       passkey accuracy and perplexity KL to the dense model against the token
-                            budget, one line per page layout (physical / logical page size), from
-                            the model_budget and model_perplexity sweeps
+                            budget, one line per page layout (physical / logical page size) and,
+                            where a run sweeps them, per selector and KV format, from the
+                            model_budget and model_perplexity sweeps
 Each figure reads the newest committed run of its sweeps (figures_runs.newest_run).
 
     python -m analysis.figures_model RUN_DIR [--out DIR]   # (j) of one run (default RUN_DIR/figures)
@@ -26,6 +27,10 @@ from analysis.results import load_run, ok_points
 
 NEEDLE_SWEEP = "model_needle"
 BUDGET_SWEEPS = {"accuracy": "model_budget", "kl_mean": "model_perplexity"}
+# Parameters that get lines of their own in (k) when a run sweeps them (name in the legend).
+LINE_SPLIT_KEYS = {"selector": "selector", "kv_dtype": "KV"}
+VARIANT_LINESTYLES = ["-", "--", ":", "-."]
+LAYOUT_MARKERS = ["o", "s", "^"]
 METRIC_LABELS = {"accuracy": "passkey accuracy (exact key)",
                  "kl_mean": "KL(dense || point), mean over decode steps",
                  "top1_agreement": "top-1 agreement with the dense model"}
@@ -120,11 +125,29 @@ def plot_model_vs_budget(results_dir, out_dir):
     for panel, (metric, (points, run_dir)) in zip(axes, sources.items()):
         table = param_table(points)
         runs.append(os.path.relpath(run_dir, os.path.dirname(os.path.abspath(results_dir))))
-        series = mean_by(points, ["page_size", "logical_page_size", "token_budget"], metric)
-        for index, ((page, logical), line) in enumerate(series.groupby(level=[0, 1])):
-            line = line.droplevel([0, 1])
-            panel.plot(line.index, line.values, marker="o", color=style.color(index),
-                       label=_layout_name(page, logical))
+        # One line per page layout, and per selector and KV format where the run sweeps them
+        # (dashed or dotted past the first), so oracle pages or a quantized cache are never
+        # averaged into Quest's fp32 line.
+        split = [key for key in LINE_SPLIT_KEYS if len(distinct_values(points, key)) > 1]
+        keys = ["page_size", "logical_page_size"] + split
+        series = mean_by(points, keys + ["token_budget"], metric)
+        # Variants in the run's point order (its first axis value solid: quest, fp32), layouts
+        # by colour and marker so that lines with equal values stay visible.
+        variants = list(dict.fromkeys(zip(*(points[key] for key in split)))) if split else [()]
+        layouts = []
+        for group, line in series.groupby(level=list(range(len(keys)))):
+            layout, variant = tuple(group[:2]), tuple(group[2:])
+            if layout not in layouts:
+                layouts.append(layout)
+            index = layouts.index(layout)
+            name = _layout_name(*layout) + "".join(
+                f", {LINE_SPLIT_KEYS[key]} {value}" for key, value in zip(split, variant))
+            line = line.droplevel(list(range(len(keys))))
+            panel.plot(line.index, line.values, color=style.color(index),
+                       marker=LAYOUT_MARKERS[index % len(LAYOUT_MARKERS)],
+                       markersize=8 - 2 * (index % len(LAYOUT_MARKERS)),
+                       linestyle=VARIANT_LINESTYLES[variants.index(variant) % len(VARIANT_LINESTYLES)],
+                       label=name)
         panel.set_xscale("log", base=2)
         panel.set_xlabel(label("token_budget", table))
         panel.set_ylabel(METRIC_LABELS[metric])
