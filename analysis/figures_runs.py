@@ -6,7 +6,8 @@ A run named <run-id>-<variant> beside the run <run-id> of the same sweep is a va
 same call with one thing changed, e.g. h200-20261201-sm80: the sm_80 kernel path forced): it is
 never the newest run, and a figure that wants it asks for the variants of the run it read.
 When a figure's GPU sweeps hold no CUDA rows, it falls back to CPU rows: first those of the same
-sweeps, then the committed CPU quick-sweep baseline.
+sweeps, then the committed CPU quick-sweep baseline. The real-trace figures read the newest run of
+each real_tradeoff_* sweep (CPU rows over captured traces of the real model).
 """
 
 import os
@@ -267,3 +268,32 @@ def mean_by(points, keys, metric):
 
 def report(letter, message):
     print(f"figure ({letter}): {message}")
+
+
+# The whole-model decode trade-off sweeps over captured traces of the real model
+# (sweeps/real_tradeoff_*.yaml), one sweep per prompt kind.
+REAL_TRADEOFF_SWEEPS = ["real_tradeoff"]
+
+
+def trace_name(path):
+    """'prose_c4096' for build/traces/prose/prose_c4096.safetensors; '' for a missing cell."""
+    if not isinstance(path, str) or not path:
+        return ""
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def real_trace_source(results_dir, prefixes=tuple(REAL_TRADEOFF_SWEEPS)):
+    """The ok decode rows of the newest run of each real-trace sweep named by prefixes, with a
+    column `trace` (the trace file's stem) that tells the prompts apart. An empty Source with a note
+    when no such run is committed."""
+    runs = newest_runs(results_dir, list(prefixes))
+
+    def decode(points):
+        has_trace = pd.Series("workload.trace" in points.columns, index=points.index)
+        return of_phase(points, "decode") & has_trace
+
+    points, used = points_of(runs, decode)
+    if points.empty:
+        return Source(pd.DataFrame(), [], f"no run of {'/'.join(prefixes)} with trace rows")
+    points = points.assign(trace=points["workload.trace"].map(trace_name))
+    return Source(points, used, "CPU backend, every layer of the trace")
