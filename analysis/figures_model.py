@@ -2,7 +2,8 @@
 
 (j) j_needle_map            passkey accuracy over context length x depth (needle-in-a-haystack), one
                             panel per setting of the model_needle sweep: dense, and each
-                            static+dynamic budget (LServe layout; an aggressive one that breaks)
+                            static+dynamic budget (LServe layout; an aggressive one that breaks);
+                            model_needle_<suffix> sweeps add context lengths
 (k) k_model_vs_budget       passkey accuracy and perplexity KL to the dense model against the token
                             budget, one line per page layout (physical / logical page size) and,
                             where a run sweeps them, per selector and KV format, from the
@@ -13,14 +14,16 @@ Each figure reads the newest committed run of its sweeps (figures_runs.newest_ru
 """
 
 import argparse
+import dataclasses
 import os
 import sys
 
 import numpy as np
+import pandas as pd
 
 from analysis import style
 from analysis.errors import InputError
-from analysis.figures_runs import mean_by, newest_run, report
+from analysis.figures_runs import mean_by, newest_run, report, sweeps_named
 from analysis.frames import distinct_values, format_value, numeric
 from analysis.params import label, param_table
 from analysis.results import load_run, ok_points
@@ -69,11 +72,18 @@ def settings(points):
 
 
 def plot_needle_map(results_dir, out_dir):
-    points, run_dir = _points(results_dir, NEEDLE_SWEEP, "j")
-    if points is None:
+    """The map of the newest run of model_needle and of each model_needle_<suffix> sweep (more
+    context lengths of the same settings), side by side."""
+    frames, labels = [], []
+    for sweep in sweeps_named(results_dir, NEEDLE_SWEEP):
+        points, run_dir = _points(results_dir, sweep, "j")
+        if points is not None:
+            frames.append(points)
+            labels.append(os.path.relpath(run_dir, os.path.dirname(os.path.abspath(results_dir))))
+    if not frames:
+        report("j", f"skipped: no run of {NEEDLE_SWEEP} under {results_dir}")
         return []
-    run_label = os.path.relpath(run_dir, os.path.dirname(os.path.abspath(results_dir)))
-    return draw_needle_map(points, run_label, out_dir)
+    return draw_needle_map(pd.concat(frames, ignore_index=True), ", ".join(labels), out_dir)
 
 
 def draw_needle_map(points, run_label, out_dir):
@@ -112,6 +122,34 @@ def _layout_name(page_size, logical_page_size):
     return f"page {format_value(page_size)} / logical {format_value(logical_page_size)} ({kind})"
 
 
+@dataclasses.dataclass
+class BudgetLine:
+    name: str
+    layout_index: int  # colour and marker: the page layout
+    variant_index: int  # line style: the selector / KV format combination, 0 = the run's first
+    values: pd.Series  # metric mean per token_budget
+
+
+def budget_lines(points, metric):
+    """The lines of one (k) panel: one per page layout, and per selector and KV format where the
+    run sweeps them, so oracle pages or a quantized cache are never averaged into Quest's fp32 line.
+    Variants follow the run's point order (its first axis value first: quest, fp32)."""
+    split = [key for key in LINE_SPLIT_KEYS if len(distinct_values(points, key)) > 1]
+    keys = ["page_size", "logical_page_size"] + split
+    series = mean_by(points, keys + ["token_budget"], metric)
+    variants = list(dict.fromkeys(zip(*(points[key] for key in split)))) if split else [()]
+    layouts, lines = [], []
+    for group, values in series.groupby(level=list(range(len(keys)))):
+        layout, variant = tuple(group[:2]), tuple(group[2:])
+        if layout not in layouts:
+            layouts.append(layout)
+        name = _layout_name(*layout) + "".join(
+            f", {LINE_SPLIT_KEYS[key]} {value}" for key, value in zip(split, variant))
+        lines.append(BudgetLine(name, layouts.index(layout), variants.index(variant),
+                                values.droplevel(list(range(len(keys))))))
+    return lines
+
+
 def plot_model_vs_budget(results_dir, out_dir):
     sources = {}
     for metric, sweep in BUDGET_SWEEPS.items():
@@ -125,29 +163,12 @@ def plot_model_vs_budget(results_dir, out_dir):
     for panel, (metric, (points, run_dir)) in zip(axes, sources.items()):
         table = param_table(points)
         runs.append(os.path.relpath(run_dir, os.path.dirname(os.path.abspath(results_dir))))
-        # One line per page layout, and per selector and KV format where the run sweeps them
-        # (dashed or dotted past the first), so oracle pages or a quantized cache are never
-        # averaged into Quest's fp32 line.
-        split = [key for key in LINE_SPLIT_KEYS if len(distinct_values(points, key)) > 1]
-        keys = ["page_size", "logical_page_size"] + split
-        series = mean_by(points, keys + ["token_budget"], metric)
-        # Variants in the run's point order (its first axis value solid: quest, fp32), layouts
-        # by colour and marker so that lines with equal values stay visible.
-        variants = list(dict.fromkeys(zip(*(points[key] for key in split)))) if split else [()]
-        layouts = []
-        for group, line in series.groupby(level=list(range(len(keys)))):
-            layout, variant = tuple(group[:2]), tuple(group[2:])
-            if layout not in layouts:
-                layouts.append(layout)
-            index = layouts.index(layout)
-            name = _layout_name(*layout) + "".join(
-                f", {LINE_SPLIT_KEYS[key]} {value}" for key, value in zip(split, variant))
-            line = line.droplevel(list(range(len(keys))))
-            panel.plot(line.index, line.values, color=style.color(index),
-                       marker=LAYOUT_MARKERS[index % len(LAYOUT_MARKERS)],
-                       markersize=8 - 2 * (index % len(LAYOUT_MARKERS)),
-                       linestyle=VARIANT_LINESTYLES[variants.index(variant) % len(VARIANT_LINESTYLES)],
-                       label=name)
+        for line in budget_lines(points, metric):
+            panel.plot(line.values.index, line.values.values, color=style.color(line.layout_index),
+                       marker=LAYOUT_MARKERS[line.layout_index % len(LAYOUT_MARKERS)],
+                       markersize=8 - 2 * (line.layout_index % len(LAYOUT_MARKERS)),
+                       linestyle=VARIANT_LINESTYLES[line.variant_index % len(VARIANT_LINESTYLES)],
+                       label=line.name)
         panel.set_xscale("log", base=2)
         panel.set_xlabel(label("token_budget", table))
         panel.set_ylabel(METRIC_LABELS[metric])
