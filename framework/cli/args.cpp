@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "framework/config/params.h"
 #include "framework/core/error.h"
 
 namespace unisparse::cli {
@@ -104,6 +105,15 @@ std::string ArgParser::help() const {
     text += left + spec.help + (spec.kind == Kind::repeated ? " (repeatable)" : "") + "\n";
   }
   return text;
+}
+
+void set_param_option(PointConfig& point, const std::string& option, std::string_view key,
+                      const std::string& value) {
+  try {
+    set_param(point, key, value);
+  } catch (const ParamValueError& error) {
+    throw input_error("<command line>", 0, option, "'" + value + "': " + error.what());
+  }
 }
 
 int parse_int_option(const std::string& option, const std::string& value) {

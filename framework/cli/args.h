@@ -2,7 +2,10 @@
 // A small declarative command-line parser shared by the subcommands: options are declared with the
 // variable they fill and a help line; --help prints them. Bad arguments are InputErrors.
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "framework/config/point.h"
 
 namespace unisparse::cli {
 
@@ -40,5 +43,10 @@ class ArgParser {
 
 // Parses an integer option value; InputError naming the option otherwise.
 int parse_int_option(const std::string& option, const std::string& value);
+
+// Sets parameter `key` of the table from an option's value, with the parameter's own checks; a bad
+// value is an InputError naming the option.
+void set_param_option(PointConfig& point, const std::string& option, std::string_view key,
+                      const std::string& value);
 
 }  // namespace unisparse::cli

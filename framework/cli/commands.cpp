@@ -83,6 +83,11 @@ int run_command(const std::vector<std::string>& args, const std::vector<std::str
   if (configs_dir.empty()) configs_dir = source_dir + "/configs";
   const SweepConfig sweep =
       load_sweep(sweep_path, sweep_overrides(axis_overrides, fixed_overrides, backend), configs_dir);
+  // Paths the run writes into or appends to must be what they claim before anything runs.
+  if (!results_root.empty() && fs::exists(results_root) && !fs::is_directory(results_root))
+    throw InputError("<command line>: --results '" + results_root + "': not a directory");
+  if (!resume_dir.empty() && !fs::is_directory(resume_dir))
+    throw InputError("<command line>: --resume '" + resume_dir + "': no such run directory");
   RunnerOptions options;
   options.results_root = results_root.empty() ? source_dir + "/results" : results_root;
   options.run_id = run_id;
@@ -121,6 +126,9 @@ int list_command(const std::vector<std::string>& args) {
                   entry["description"].get<std::string>().c_str());
     return 0;
   }
+  if (!root.empty() && !fs::is_directory(fs::path(root) / "sweeps"))
+    throw InputError("<command line>: --root '" + root +
+                     "': not a unisparse repository (no sweeps/ folder in it)");
   const std::string source_dir = root.empty() ? find_source_dir(".") : root;
   auto stems = [&](const std::string& folder) {
     std::vector<fs::path> files;
@@ -164,7 +172,9 @@ int select_command(const std::vector<std::string>& args) {
       "Treats every head of the trace's layer as a dense head, runs its decode steps\n"
       "(q_decode/k_decode/v_decode) through the page selector and prints one JSON object\n"
       "{\"selections\": [...]}: per decode step, per query head, the ascending attended\n"
-      "physical page ids (the forced last page included).");
+      "physical page ids (the forced last page included). The trace's values are used in\n"
+      "the precision they are stored in; the options are checked like the sweep parameters\n"
+      "of the same names.");
   parser.option("--trace", &trace, "FILE", "safetensors trace (README.md, Trace format)", true);
   parser.option("--page-size", &page_size, "P", "physical page size, tokens", true);
   parser.option("--logical-page-size", &logical_page_size, "L",
@@ -182,21 +192,19 @@ int select_command(const std::vector<std::string>& args) {
   point.shape = {};
   point.phase = Phase::decode;
   point.mode = SparsityMode::dynamic_only;
-  point.page_size = parse_int_option("--page-size", page_size);
-  point.logical_page_size = parse_int_option("--logical-page-size", logical_page_size);
-  point.token_budget = parse_int_option("--token-budget", token_budget);
-  point.reuse_interval = parse_int_option("--reuse-interval", reuse_interval);
+  // The sweep parameters' own checks (a page size is a power of two, ...), one rule wherever given.
+  set_param_option(point, "--page-size", "page_size", page_size);
+  set_param_option(point, "--logical-page-size", "logical_page_size", logical_page_size);
+  set_param_option(point, "--token-budget", "token_budget", token_budget);
+  set_param_option(point, "--reuse-interval", "reuse_interval", reuse_interval);
+  set_param_option(point, "--gqa-selection", "gqa_selection", gqa);
+  set_param_option(point, "--selector", "selector", selector);
   point.decode_steps = std::numeric_limits<int>::max();  // every decode step the trace holds
-  if (!parse(selector, point.selector))
-    throw InputError("<command line>: --selector '" + selector + "': expected quest or oracle");
-  if (!parse(gqa, point.gqa_selection))
-    throw InputError("<command line>: --gqa-selection '" + gqa +
-                     "': expected per_query_head, kv_head_max or kv_head_sum");
-  if (point.page_size < 1 || point.logical_page_size < 1 || point.token_budget < 1 ||
-      point.reuse_interval < 1)
-    throw InputError("<command line>: page sizes, token budget and reuse interval must be >= 1");
   const int layer_index = parse_int_option("--layer", layer);
+  if (layer_index < 0)
+    throw InputError("<command line>: option --layer expects a layer index >= 0, got " + layer);
 
+  point.dtype = inspect_trace_layer(trace, layer_index, point).stored_dtype;
   Workload workload = read_trace(trace, layer_index, point);
   if (workload.decode_steps < 1)
     throw input_error(trace, 0, "layers." + std::to_string(layer_index) + ".q_decode",

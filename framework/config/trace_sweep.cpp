@@ -88,6 +88,16 @@ void apply_trace_facts(const TraceHeader& header, PointConfig& base, const std::
   take_over("batch", base.batch, 1, false, "the one sequence");
   if (base.phase == Phase::decode)
     take_over("decode_steps", base.decode_steps, info.trace_decode_steps, true, "the decode steps");
+  // Precision: q/k/v and the cache keep the trace's stored precision unless the sweep sets dtype or
+  // kv_dtype (an explicit choice, recorded in its column); a default that would round is replaced.
+  auto keep_stored = [&](const std::string& key, DType& field) {
+    if (site_of(key, fixed_sites, axis_sites) != nullptr || field == info.stored_dtype) return;
+    overrides.push_back(key + ": " + std::string(to_string(field)) + " -> " +
+                        std::string(to_string(info.stored_dtype)));
+    field = info.stored_dtype;
+  };
+  keep_stored("dtype", base.dtype);
+  keep_stored("kv_dtype", base.kv_dtype);
 
   std::string joined;
   for (const std::string& text : overrides) joined += (joined.empty() ? "" : "; ") + text;

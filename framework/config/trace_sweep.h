@@ -6,6 +6,8 @@
 //   decode_steps <= the trace's steps: an explicit larger value is an error, a larger default is
 //                  lowered to the trace's;
 //   layer          must be a layer the trace holds (`all` = every one, expanded before this);
+//   dtype, kv_dtype = the precision the trace is stored in, unless set explicitly (then the trace
+//                  is rounded to it);
 // and every default the trace replaces is recorded as "key: sweep -> trace" in
 // WorkloadSpec::trace_overrides, so that no row silently carries a value that did not run. Layers
 // of one sweep must agree in T and decode steps.

@@ -187,7 +187,8 @@ RunWriter RunWriter::resume(const std::string& run_dir, const std::string& resol
     return std::runtime_error(run_dir + " is not a run directory (no " + kPointsJsonlFile + ", " +
                               kMetaFile + " or " + kConfigFile + ")");
   };
-  if (!is_run_dir()) throw not_a_run_dir();
+  // A folder that is not a run is a bad --resume argument.
+  if (!is_run_dir()) throw InputError(not_a_run_dir().what());
   RunWriter writer(dir, RunLock::acquire(run_dir));
   if (!is_run_dir()) throw not_a_run_dir();  // removed while we waited for the lock
   const auto differences =

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "framework/config/strict_yaml.h"
@@ -40,6 +41,18 @@ std::map<std::string, Json> read_points(const std::string& run_dir) {
     points[key] = std::move(row);
   }
   return points;
+}
+
+// The metric's value in a row: nullopt when absent or null; anything but a number is bad input
+// naming the run's points file and the point.
+std::optional<double> metric_value(const Json& row, const std::string& metric,
+                                   const std::string& run_dir, const std::string& key) {
+  if (!row.contains(metric) || row[metric].is_null()) return std::nullopt;
+  if (!row[metric].is_number())
+    throw InputError(run_dir + "/points.jsonl: point " + key + ": metric '" + metric + "' is " +
+                     row[metric].type_name() + " " + row[metric].dump() +
+                     ", expected a number or null");
+  return row[metric].get<double>();
 }
 
 std::string value_text(const Json& row, const std::string& metric) {
@@ -118,11 +131,13 @@ CheckReport check_run(const std::string& run_dir, const std::string& baseline_di
     }
     if (old_status != "ok") continue;
     for (const MetricTolerance& tolerance : tolerances) {
-      const bool had = old_row.contains(tolerance.metric) && old_row[tolerance.metric].is_number();
-      if (!had) continue;
-      const bool has = new_row.contains(tolerance.metric) && new_row[tolerance.metric].is_number();
-      const double old_value = old_row[tolerance.metric].get<double>();
-      const double new_value = has ? new_row[tolerance.metric].get<double>() : std::nan("");
+      const std::optional<double> old_metric =
+          metric_value(old_row, tolerance.metric, baseline_dir, key);
+      const std::optional<double> new_metric = metric_value(new_row, tolerance.metric, run_dir, key);
+      if (!old_metric) continue;
+      const bool has = new_metric.has_value();
+      const double old_value = *old_metric;
+      const double new_value = has ? *new_metric : std::nan("");
       const double allowed = tolerance.absolute + tolerance.relative * std::abs(old_value);
       const double worse_by =
           tolerance.higher_is_better ? old_value - new_value : new_value - old_value;

@@ -64,14 +64,7 @@ class SweepRunner {
 
   std::string run() {
     std::vector<ExpandedPoint> points = expand(sweep_);
-    // Every distinct trace layer is checked before anything is written (its header: shapes, head
-    // layout, needles), so a bad one is bad input (exit 2, no run directory), not failed points.
-    std::set<std::string> checked_workloads;
-    for (const ExpandedPoint& point : points)
-      if (point.skip_reason.empty() && !point.config.workload.trace_path.empty() &&
-          checked_workloads.insert(workload_key(point.config)).second)
-        inspect_trace_layer(point.config.workload.trace_path, point.config.workload.trace_layer,
-                            point.config, sweep_.head_calibration(point.config.head_calibration));
+    check_workloads(points);
     // Model-level points: their layouts are checked and the model worker started before anything
     // is written (a missing Python environment is bad input).
     model_points_ = std::make_unique<ModelPoints>(sweep_, points, options_.source_dir);
@@ -279,6 +272,23 @@ class SweepRunner {
   const SweepConfig& sweep_;
   const RunnerOptions& options_;
   std::map<std::string, std::unique_ptr<Backend>> backends_;
+  // Every point's workload is checked before anything is written, so a bad one is bad input (exit
+  // 2, no run directory), not failed points: a trace layer by its header (the tensors this point's
+  // phase and cache fill read, shapes, head layout, needles; header reads are cheap, so every point
+  // is checked), a synthetic workload by the generator's checks once per workload.
+  void check_workloads(const std::vector<ExpandedPoint>& points) const {
+    std::set<std::string> checked_synthetic;
+    for (const ExpandedPoint& point : points) {
+      const PointConfig& config = point.config;
+      if (!point.skip_reason.empty() || is_model_level(config.task)) continue;
+      if (!config.workload.trace_path.empty())
+        inspect_trace_layer(config.workload.trace_path, config.workload.trace_layer, config,
+                            sweep_.head_calibration(config.head_calibration));
+      else if (checked_synthetic.insert(workload_key(config)).second)
+        check_generator_inputs(config);
+    }
+  }
+
   std::unique_ptr<Workload> workload_;
   std::string workload_key_;
   std::unique_ptr<DecodeReference> decode_reference_;

@@ -66,51 +66,6 @@ Channels plan_channels(int head_dim, HeadKind kind, int num_directions) {
   return c;
 }
 
-void check_inputs(const PointConfig& point) {
-  const std::string file = point.workload.name.empty() ? "workload" : point.workload.name;
-  auto fail = [&](const std::string& key, const std::string& message) {
-    throw input_error(file, 0, key, message);
-  };
-  const GeneratorKnobs& k = point.workload.knobs;
-  const ModelShape& s = point.shape;
-  if (s.num_kv_heads < 1 || s.num_q_heads < 1 || s.num_q_heads % s.num_kv_heads != 0)
-    fail("model", "num_q_heads must be a positive multiple of num_kv_heads");
-  if (s.head_dim < 8) fail("model", "head_dim must be at least 8 for the synthetic generator");
-  if (point.context_len < 1) fail("context_len", "must be positive");
-  if (point.batch < 1) fail("batch", "must be positive");
-  if (point.decode_steps < 0) fail("decode_steps", "must not be negative");
-  // Positions run over context and decode steps in int; tensor sizes are int64 element counts.
-  const int64_t tokens = int64_t{point.context_len} + point.decode_steps;
-  if (tokens > kMaxSequenceTokens)
-    fail("decode_steps", "context_len + decode_steps = " + std::to_string(tokens) +
-                             " exceeds the limit of " + std::to_string(kMaxSequenceTokens) +
-                             " tokens per sequence");
-  if (!product_within({point.batch, s.num_q_heads, tokens, s.head_dim}, kMaxTensorElements))
-    fail("batch", "batch x num_q_heads x (context_len + decode_steps) x head_dim = " +
-                      std::to_string(point.batch) + " x " + std::to_string(s.num_q_heads) + " x " +
-                      std::to_string(tokens) + " x " + std::to_string(s.head_dim) +
-                      " exceeds the limit of " + std::to_string(kMaxTensorElements) +
-                      " elements per tensor");
-  if (k.num_sink_tokens < 0) fail("num_sink_tokens", "must not be negative");
-  if (!(k.recency_scale > 0)) fail("recency_scale", "must be positive");
-  if (!(k.segment_length_mean >= 1)) fail("segment_length_mean", "must be at least 1 token");
-  if (k.num_topics < 0) fail("num_topics", "must not be negative");
-  for (double depth : k.needle_depths)
-    if (!(depth >= 0 && depth <= 1)) fail("needle_depths", "every depth must lie in [0, 1]");
-  if (!k.needle_depths.empty() && k.needle_tokens < 1) fail("needle_tokens", "must be positive");
-  if (!(k.query_drift >= 0 && k.query_drift <= 1)) fail("query_drift", "must lie in [0, 1]");
-  if (!(k.jump_probability >= 0 && k.jump_probability <= 1))
-    fail("jump_probability", "must lie in [0, 1]");
-  if (!(k.key_noise >= 0)) fail("key_noise", "must not be negative");
-  if (!(k.value_noise >= 0)) fail("value_noise", "must not be negative");
-  if (const auto& share = k.streaming_type_fraction; share && !(*share >= 0 && *share <= 1))
-    fail("streaming_type_fraction", "must lie in [0, 1]");
-  if (!(k.strength_spread >= 0)) fail("strength_spread", "must not be negative");
-  const bool streaming_types = k.streaming_type_fraction ? *k.streaming_type_fraction > 0
-                                                         : point.streaming_fraction > 0;
-  if (streaming_types && point.local_tokens < 1)
-    fail("local_tokens", "must be positive when there are streaming-type heads");
-}
 
 // Which KV heads carry streaming-type structure (generator.h): the knob's share in the interleaved
 // order, or the point's static layout when the knob is unset.
@@ -451,6 +406,52 @@ void fill_queries(const Structure& s, HeadKind kind, int sequence, int q_head, S
 
 }  // namespace
 
+void check_generator_inputs(const PointConfig& point) {
+  const std::string file = point.workload.name.empty() ? "workload" : point.workload.name;
+  auto fail = [&](const std::string& key, const std::string& message) {
+    throw input_error(file, 0, key, message);
+  };
+  const GeneratorKnobs& k = point.workload.knobs;
+  const ModelShape& s = point.shape;
+  if (s.num_kv_heads < 1 || s.num_q_heads < 1 || s.num_q_heads % s.num_kv_heads != 0)
+    fail("model", "num_q_heads must be a positive multiple of num_kv_heads");
+  if (s.head_dim < 8) fail("model", "head_dim must be at least 8 for the synthetic generator");
+  if (point.context_len < 1) fail("context_len", "must be positive");
+  if (point.batch < 1) fail("batch", "must be positive");
+  if (point.decode_steps < 0) fail("decode_steps", "must not be negative");
+  // Positions run over context and decode steps in int; tensor sizes are int64 element counts.
+  const int64_t tokens = int64_t{point.context_len} + point.decode_steps;
+  if (tokens > kMaxSequenceTokens)
+    fail("decode_steps", "context_len + decode_steps = " + std::to_string(tokens) +
+                             " exceeds the limit of " + std::to_string(kMaxSequenceTokens) +
+                             " tokens per sequence");
+  if (!product_within({point.batch, s.num_q_heads, tokens, s.head_dim}, kMaxTensorElements))
+    fail("batch", "batch x num_q_heads x (context_len + decode_steps) x head_dim = " +
+                      std::to_string(point.batch) + " x " + std::to_string(s.num_q_heads) + " x " +
+                      std::to_string(tokens) + " x " + std::to_string(s.head_dim) +
+                      " exceeds the limit of " + std::to_string(kMaxTensorElements) +
+                      " elements per tensor");
+  if (k.num_sink_tokens < 0) fail("num_sink_tokens", "must not be negative");
+  if (!(k.recency_scale > 0)) fail("recency_scale", "must be positive");
+  if (!(k.segment_length_mean >= 1)) fail("segment_length_mean", "must be at least 1 token");
+  if (k.num_topics < 0) fail("num_topics", "must not be negative");
+  for (double depth : k.needle_depths)
+    if (!(depth >= 0 && depth <= 1)) fail("needle_depths", "every depth must lie in [0, 1]");
+  if (!k.needle_depths.empty() && k.needle_tokens < 1) fail("needle_tokens", "must be positive");
+  if (!(k.query_drift >= 0 && k.query_drift <= 1)) fail("query_drift", "must lie in [0, 1]");
+  if (!(k.jump_probability >= 0 && k.jump_probability <= 1))
+    fail("jump_probability", "must lie in [0, 1]");
+  if (!(k.key_noise >= 0)) fail("key_noise", "must not be negative");
+  if (!(k.value_noise >= 0)) fail("value_noise", "must not be negative");
+  if (const auto& share = k.streaming_type_fraction; share && !(*share >= 0 && *share <= 1))
+    fail("streaming_type_fraction", "must lie in [0, 1]");
+  if (!(k.strength_spread >= 0)) fail("strength_spread", "must not be negative");
+  const bool streaming_types = k.streaming_type_fraction ? *k.streaming_type_fraction > 0
+                                                         : point.streaming_fraction > 0;
+  if (streaming_types && point.local_tokens < 1)
+    fail("local_tokens", "must be positive when there are streaming-type heads");
+}
+
 // The point with its structural strengths raised by ln(T / strength_reference_context) (knobs.h).
 static PointConfig with_context_scaled_strengths(const PointConfig& requested) {
   PointConfig point = requested;
@@ -468,7 +469,7 @@ static PointConfig with_context_scaled_strengths(const PointConfig& requested) {
 
 Workload generate_workload(const PointConfig& requested) {
   const PointConfig point = with_context_scaled_strengths(requested);
-  check_inputs(point);
+  check_generator_inputs(point);
   const ModelShape& shape = point.shape;
   Workload workload;
   workload.name = point.workload.name.empty() ? "synthetic" : point.workload.name;

@@ -40,4 +40,8 @@ namespace unisparse {
 // Deterministic for point.seed whatever the thread count. Throws InputError on invalid knobs/shape.
 Workload generate_workload(const PointConfig& point);
 
+// The InputError generate_workload throws for the point's knobs, shape and sizes, without building
+// anything: a sweep checks every workload before it writes its run directory.
+void check_generator_inputs(const PointConfig& point);
+
 }  // namespace unisparse

@@ -142,6 +142,9 @@ TraceLayerInfo inspect(const SafetensorsReader& reader, int layer, const PointCo
   if (num_kv_heads < 1 || T < 1 || head_dim < 1)
     throw tensor_error(path, names.k, "empty shape " + shape_text(k_shape));
   expect_shape(path, names.v, reader.entry(names.v).shape, k_shape, "[num_kv_heads, T, head_dim]");
+  const std::string& stored = reader.entry(names.k).dtype;
+  if (stored != "F32" && stored != "F16" && stored != "BF16")
+    throw tensor_error(path, names.k, "unsupported dtype '" + stored + "' (expected F16, BF16 or F32)");
 
   const bool has_prefill_queries = reader.contains(names.q);
   const bool has_decode = reader.contains(names.q_decode);
@@ -208,6 +211,7 @@ TraceLayerInfo inspect(const SafetensorsReader& reader, int layer, const PointCo
   info.trace_decode_steps = static_cast<int>(trace_steps);
   info.decode_steps = has_decode ? static_cast<int>(std::min<int64_t>(trace_steps, point.decode_steps)) : 0;
   info.needle_tokens = needle_positions(path, reader.metadata(), info.context_len);
+  info.stored_dtype = stored == "F32" ? DType::fp32 : stored == "BF16" ? DType::bf16 : DType::fp16;
 
   HeadSelectionRequest request;
   request.selection = point.head_selection;

@@ -41,6 +41,7 @@ struct TraceLayerInfo {
   int decode_steps = 0;        // steps the point reads: min(trace_decode_steps, point.decode_steps)
   HeadLayout heads;            // by point.head_selection (head_selection.h)
   std::vector<int32_t> needle_tokens;  // needle_positions metadata, [] when absent
+  DType stored_dtype = DType::fp16;    // the precision layers.{i}.k is stored in (F32, F16, BF16)
 };
 
 // Every check read_trace makes, without reading tensor data: the tensors a point needs exist and

@@ -26,6 +26,7 @@ struct TinyTrace {
   std::vector<double> needle_depths{};
   bool needle_metadata = false;
   std::map<std::string, std::string> metadata{{"model", "tiny"}};
+  DType dtype = DType::fp16;  // generated in and stored as this precision
 };
 
 inline PointConfig tiny_generator_point(const TinyTrace& spec, uint64_t seed) {
@@ -39,6 +40,7 @@ inline PointConfig tiny_generator_point(const TinyTrace& spec, uint64_t seed) {
   point.sink_tokens = 16;
   point.local_tokens = 32;
   point.seed = seed;
+  point.dtype = spec.dtype;
   point.workload.knobs.needle_depths = spec.needle_depths;
   return point;
 }
@@ -61,7 +63,7 @@ inline std::string write_tiny_trace(const std::string& path, const TinyTrace& sp
     metadata["needle_positions"] = "[" + list + "]";
     metadata["prompt_kind"] = "passkey";
   }
-  write_trace(path, layers, DType::fp16, metadata, spec.with_head_types);
+  write_trace(path, layers, spec.dtype, metadata, spec.with_head_types);
   return path;
 }
 
