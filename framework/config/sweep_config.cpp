@@ -260,6 +260,17 @@ SettingSites sites_of(const std::vector<ParamEntry>& entries) {
   return sites;
 }
 
+// `first`, then `entries`, each copy-constructed: inserting into the vector would shift entries by
+// assignment, and assigning a YAML::Node writes through to the node it refers to (the next entry's
+// values would overwrite the previous entry's in the parsed file).
+std::vector<ParamEntry> with_first(const ParamEntry& first, const std::vector<ParamEntry>& entries) {
+  std::vector<ParamEntry> out;
+  out.reserve(entries.size() + 1);
+  out.push_back(first);
+  for (const ParamEntry& entry : entries) out.push_back(entry);
+  return out;
+}
+
 // The `layer` settings of a sweep: the workload mapping's layer counts as a fixed entry written
 // first, and `all` (fixed or as the axis) becomes the first axis, every layer the trace holds.
 void expand_layers(std::vector<ParamEntry>& fixed, std::vector<ParamEntry>& axes,
@@ -273,7 +284,7 @@ void expand_layers(std::vector<ParamEntry>& fixed, std::vector<ParamEntry>& axes
     });
     if (in_file)
       throw workload_layer->error("the layer is also set in fixed: or axes: (set it in one place)");
-    if (others.empty()) fixed.insert(fixed.begin(), {"layer", *workload_layer});  // else overridden
+    if (others.empty()) fixed = with_first({"layer", *workload_layer}, fixed);  // else overridden
   }
   std::optional<LocatedNode> all_site;
   std::vector<ParamEntry> kept_fixed, kept_axes;
@@ -308,9 +319,9 @@ void expand_layers(std::vector<ParamEntry>& fixed, std::vector<ParamEntry>& axes
     YAML::Node every_layer(YAML::NodeType::Sequence);
     for (int layer : header->layers) every_layer.push_back(layer);
     // Outermost, so that the points of one layer (one workload) run one after another.
-    kept_axes.insert(kept_axes.begin(),
-                     {"layer", LocatedNode{every_layer, all_site->source, all_site->key,
-                                           all_site->key_node}});
+    kept_axes = with_first({"layer", LocatedNode{every_layer, all_site->source, all_site->key,
+                                                 all_site->key_node}},
+                           kept_axes);
   }
   fixed.swap(kept_fixed);
   axes.swap(kept_axes);

@@ -109,6 +109,32 @@ TEST_F(TraceSweepTest, LayerAllSweepsEveryLayerOfTheTraceFirst) {
   EXPECT_EQ(one.base.workload.trace_layer, 5);
 }
 
+// `all` becomes the first axis ahead of several others, and the workload mapping's layer the first
+// fixed entry ahead of several others: every other axis and fixed value keeps its own values.
+TEST_F(TraceSweepTest, LayerAllAheadOfSeveralAxesKeepsTheirValues) {
+  std::string text = with_line(3, "workload: {trace: model.safetensors, layer: all}");
+  text.replace(text.find("  page_size: 32"), 15, "  logical_page_size: 16\n  reuse_interval: 2");
+  text += "  mode: [dynamic, static+dynamic]\n  page_size: [16, 32]\n";
+  const SweepConfig sweep = load(text);
+  ASSERT_EQ(sweep.axes.size(), 4u);
+  EXPECT_EQ(sweep.axes[0].key, "layer");
+  EXPECT_EQ(sweep.axes[0].values, (std::vector<std::string>{"0", "2", "5"}));
+  EXPECT_EQ(sweep.axes[1].values, (std::vector<std::string>{"64", "128"}));
+  EXPECT_EQ(sweep.axes[2].values, (std::vector<std::string>{"dynamic", "static+dynamic"}));
+  EXPECT_EQ(sweep.axes[3].values, (std::vector<std::string>{"16", "32"}));
+  EXPECT_EQ(sweep.base.logical_page_size, 16);
+  EXPECT_EQ(sweep.base.reuse_interval, 2);
+
+  std::string one_layer = with_line(3, "workload: {trace: model.safetensors, layer: 2}");
+  one_layer.replace(one_layer.find("  page_size: 32"), 15,
+                    "  page_size: 32\n  logical_page_size: 16\n  reuse_interval: 3");
+  const SweepConfig fixed = load(one_layer);
+  EXPECT_EQ(fixed.base.workload.trace_layer, 2);
+  EXPECT_EQ(fixed.base.page_size, 32);
+  EXPECT_EQ(fixed.base.logical_page_size, 16);
+  EXPECT_EQ(fixed.base.reuse_interval, 3);
+}
+
 TEST_F(TraceSweepTest, LayerErrors) {
   expect_contains(error_at(with_line(7, "  layer: 3"), 7, "fixed.layer"),
                   {"holds layers [0, 2, 5], not layer 3"});
