@@ -112,7 +112,7 @@ def draw_needle_map(points, run_label, out_dir):
     if image is not None:
         figure.colorbar(image, ax=axes, label=METRIC_LABELS["accuracy"], shrink=0.8)
     figure.suptitle("Needle in a haystack: SmolLM2-135M-Instruct with the plan in every layer "
-                    f"({run_label})")
+                    f"\n({run_label})")
     os.makedirs(out_dir, exist_ok=True)
     return style.save(figure, os.path.join(out_dir, "j_needle_map"))
 
