@@ -3,13 +3,19 @@
 
     python -m analysis.figures [--results results] [--out results/figures]
 
-Writes PNG and PDF of each figure into OUT, plus OUT/reuse_table.md and OUT/quant_page_table.md:
-  (a) a_accuracy_vs_page_size        flat vs hierarchical pages at one budget (decode_tradeoff)
+Writes PNG and PDF of each figure into OUT, plus OUT/reuse_table.md, OUT/quant_page_table.md and
+OUT/real_paging_table.md:
+  (a) a_accuracy_vs_page_size        flat vs hierarchical pages at one budget (decode_tradeoff,
+                                     synthetic workload)
+      a_real_accuracy_vs_page_size   the same on real traces (real_tradeoff_*, every layer), Quest
+                                     flat, Quest logical 16 and the oracle
   (b) b_accuracy_vs_reuse_interval   accuracy vs reuse interval at two budgets (decode_tradeoff)
+      b_real_accuracy_vs_reuse_interval  the same on real traces
   (c) c_decode_latency_vs_context    decode step time per mode, batch panels, torch SDPA reference
   (d) d_prefill_latency_vs_context   dense and streaming prefill beside SDPA flash/cuDNN and Flex
   (e) e_decode_latency_breakdown     stacked per-phase decode step time per mode and context
   (f) f_pareto_accuracy_latency      accuracy-latency Pareto front over the trade-off knobs
+      f_real_pareto_accuracy_bytes   real-trace accuracy against the modelled bytes per step
   (g) g_quant_decode_speedup         dense decode step time per KV dtype, speedup over fp16, GB/s
   (h) h_quant_latency_vs_page_size   step time vs page size per KV dtype and context (LServe Table 1)
   (i) i_quant_paging_accuracy        flat vs hierarchical paging with fp16 and int4 KV (quant_paging,
