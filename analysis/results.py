@@ -30,7 +30,11 @@ def load_run(run_dir):
     jsonl_path = os.path.join(run_dir, POINTS_JSONL)
     source = csv_path
     if points.empty and os.path.isfile(jsonl_path):
-        points, source = read_points_jsonl(jsonl_path), jsonl_path
+        # A stopped run's rows are in points.jsonl; a run that has written none yet keeps the
+        # header's columns (no rows, nothing to draw).
+        from_jsonl = read_points_jsonl(jsonl_path)
+        if not from_jsonl.empty:
+            points, source = from_jsonl, jsonl_path
     if "status" not in points.columns:
         raise InputError(f"{source}: no 'status' column")
     points.attrs["run_dir"] = run_dir

@@ -52,6 +52,15 @@ class LoadRunTest(unittest.TestCase):
             pd.testing.assert_frame_equal(from_jsonl, from_csv, check_like=True)
             self.assertTrue(math.isnan(from_jsonl.loc[1, "attn_recall"]))  # JSON null
 
+    def test_a_run_that_has_written_no_row_yet_is_empty_not_an_error(self):
+        with tempfile.TemporaryDirectory() as folder:
+            started = write_points_csv(os.path.join(folder, "started"), [], COLUMNS)
+            write_points_jsonl(started, [])
+            points = load_run(started)
+            self.assertTrue(points.empty)
+            self.assertIn("status", points.columns)
+            self.assertTrue(ok_points(points).empty)
+
     def test_a_complete_csv_is_read_as_it_is(self):
         with tempfile.TemporaryDirectory() as run_dir:
             write_points_csv(run_dir, ROWS[:1], COLUMNS)
