@@ -25,6 +25,7 @@
 #include "framework/sparse/cpu_decode.h"
 #include "framework/sparse/key_stats.h"
 #include "framework/sparse/page_scores.h"
+#include "framework/sparse/plan.h"
 #include "kernels/api.h"
 #include "tests/gpu/gpu_test_util.h"
 
@@ -67,7 +68,8 @@ double quantization_bound(DType kv_storage) {
   }
 }
 
-Workload make_workload(const DecodeCase& c) {
+// The case as a sweep point: its workload and, through make_decode_plan, its plan.
+PointConfig point_of(const DecodeCase& c) {
   PointConfig point;
   point.shape = c.shape;
   point.context_len = c.context_len;
@@ -86,17 +88,16 @@ Workload make_workload(const DecodeCase& c) {
   point.local_tokens = c.local_tokens;
   point.workload.name = "needle";
   point.seed = 1234 + c.context_len;
-  return generate_workload(point);
+  return point;
 }
 
+Workload make_workload(const DecodeCase& c) { return generate_workload(point_of(c)); }
+
+// The runner's plan builder, on the case's point with its KV storage format.
 DecodePlan make_plan(const DecodeCase& c, const Workload& workload) {
-  DecodePlan plan;
-  plan.mode = c.mode;
-  plan.heads = workload.heads;
-  plan.geometry = {c.page_size, c.logical_page_size};
-  plan.policy = {c.token_budget, c.reuse_interval, c.gqa};
-  plan.kv_storage = c.kv_storage;
-  return plan;
+  PointConfig point = point_of(c);
+  point.kv_dtype = c.kv_storage;
+  return make_decode_plan(point, workload.heads);
 }
 
 // The physical-page scores a selection row was chosen by (combined over the group in shared modes),

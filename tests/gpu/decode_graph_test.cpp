@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/sparse/plan.h"
 #include "framework/workload/generator.h"
 #include "kernels/common/cuda_check.h"
 #include "kernels/decode/decode_runner.h"
@@ -35,7 +36,8 @@ struct GraphCase {
   DType kv_storage;  // fp32: the workload's dtype
 };
 
-Workload make_workload(const GraphCase& c) {
+// The case as a sweep point: its workload and, through make_decode_plan, its plan.
+PointConfig point_of(const GraphCase& c) {
   PointConfig point;
   point.shape = c.shape;
   point.context_len = c.context_len;
@@ -47,17 +49,21 @@ Workload make_workload(const GraphCase& c) {
   point.local_tokens = 200;
   point.workload.name = "needle";
   point.seed = 99 + c.context_len;
-  return generate_workload(point);
+  return point;
 }
 
+Workload make_workload(const GraphCase& c) { return generate_workload(point_of(c)); }
+
+// The runner's plan builder, on the case's point with its paging, budget and KV storage format.
 DecodePlan make_plan(const GraphCase& c, const Workload& workload) {
-  DecodePlan plan;
-  plan.mode = c.mode;
-  plan.heads = workload.heads;
-  plan.geometry = {c.page_size, c.logical_page_size};
-  plan.policy = {c.token_budget, c.reuse_interval, c.gqa};
-  plan.kv_storage = c.kv_storage;
-  return plan;
+  PointConfig point = point_of(c);
+  point.page_size = c.page_size;
+  point.logical_page_size = c.logical_page_size;
+  point.token_budget = c.token_budget;
+  point.reuse_interval = c.reuse_interval;
+  point.gqa_selection = c.gqa;
+  point.kv_dtype = c.kv_storage;
+  return make_decode_plan(point, workload.heads);
 }
 
 bool bit_equal(const Tensor& a, const Tensor& b) {

@@ -27,6 +27,7 @@
 #include "framework/config/sweep_config.h"
 #include "framework/core/dtype.h"
 #include "framework/core/kv_quant.h"
+#include "framework/sparse/plan.h"
 #include "framework/sweep/runner.h"
 #include "kernels/api.h"
 #include "kernels/cache/paged_kv_cache.h"
@@ -254,7 +255,8 @@ struct PrefillDecodeCase {
   int local_tokens;
 };
 
-Workload make_workload(const PrefillDecodeCase& c) {
+// The case as a sweep point: its workload and, through make_decode_plan, its plan.
+PointConfig point_of(const PrefillDecodeCase& c) {
   PointConfig point;
   point.shape = c.shape;
   point.context_len = c.context_len;
@@ -269,19 +271,23 @@ Workload make_workload(const PrefillDecodeCase& c) {
   point.cache_fill = CacheFill::prefill;  // the workload carries the prompt's queries
   point.workload.name = "needle";
   point.seed = 4321 + c.context_len;
-  return generate_workload(point);
+  return point;
 }
 
+Workload make_workload(const PrefillDecodeCase& c) { return generate_workload(point_of(c)); }
+
+// The runner's plan builder, on the case's point with its paging, KV storage and cache fill.
 DecodePlan make_plan(const PrefillDecodeCase& c, const Workload& workload, CacheFill fill) {
-  DecodePlan plan;
-  plan.mode = c.mode;
-  plan.heads = workload.heads;
-  plan.geometry = {c.page_size, c.logical_page_size};
-  plan.policy = {c.token_budget, c.reuse_interval, c.gqa};
-  plan.kv_storage = c.kv_storage;
-  plan.cache_fill = fill;
-  plan.prefill_block_size = c.prefill_block_size;
-  return plan;
+  PointConfig point = point_of(c);
+  point.page_size = c.page_size;
+  point.logical_page_size = c.logical_page_size;
+  point.token_budget = c.token_budget;
+  point.reuse_interval = c.reuse_interval;
+  point.gqa_selection = c.gqa;
+  point.kv_dtype = c.kv_storage;
+  point.cache_fill = fill;
+  point.block_size = c.prefill_block_size;
+  return make_decode_plan(point, workload.heads);
 }
 
 // Index of the first float whose bits differ, or -1.
