@@ -155,12 +155,13 @@ run: deps venv run-build
 
 run-build: venv
 	cmake -S . -B $(RUN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(RUN_CMAKE_FLAGS) $(PYTHON_FLAGS)
-	cmake --build $(RUN_BUILD_DIR) -j$(JOBS) --target unisparse _core
+	cmake --build $(RUN_BUILD_DIR) -j$(JOBS) --target unisparse
 
 # A model-level sweep on the real model, then its needle-in-a-haystack map (PNG and PDF) into
 # RUN_DIR/figures/.
 MODEL_SWEEP ?= sweeps/model_needle.yaml
 model-needle: deps venv model run-build
+	cmake --build $(RUN_BUILD_DIR) -j$(JOBS) --target _core
 	UNISPARSE_MODEL="$(abspath $(MODEL_DIR)/$(MODEL_GGUF))" \
 	  $(RUN_BUILD_DIR)/bin/unisparse run $(MODEL_SWEEP) $(RUN_ARGS) | tee $(RUN_BUILD_DIR)/last_run.log
 	run_dir="$$(sed -n 's/^run_dir: //p' $(RUN_BUILD_DIR)/last_run.log | tail -n 1)"; \
