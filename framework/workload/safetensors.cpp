@@ -186,7 +186,8 @@ Tensor SafetensorsReader::read(const std::string& name) {
   float* out = tensor.data();
   const auto count = static_cast<uint64_t>(tensor.size());
   if (e.dtype == "F32") {
-    std::memcpy(out, raw.data(), raw.size());
+    // An empty tensor has no storage: memcpy's pointers must not be null even for 0 bytes.
+    if (!raw.empty()) std::memcpy(out, raw.data(), raw.size());
   } else {
     const bool half = e.dtype == "F16";
     for (uint64_t i = 0; i < count; ++i) {
