@@ -2,6 +2,7 @@
 // A dense row-major host tensor of float. Values are stored as float whatever the storage dtype;
 // round_to_dtype() makes them exactly representable in fp16/bf16 so that CPU and GPU backends see
 // identical inputs.
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <numeric>
@@ -42,7 +43,11 @@ class Tensor {
     return data_.data() + row_offset(leading);
   }
 
+  // Elements of a shape. A shape with a zero extent holds none whatever its other extents (a file
+  // may declare [2, 2^62, 0]), so it is 0 before any product can overflow; the product of other
+  // shapes is bounded by whoever takes them from input (the safetensors span check).
   static int64_t count(const std::vector<int64_t>& shape) {
+    if (std::find(shape.begin(), shape.end(), int64_t{0}) != shape.end()) return 0;
     return std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
   }
 

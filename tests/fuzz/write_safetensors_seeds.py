@@ -96,11 +96,12 @@ def seeds():
         },
         b"",
     )
-    # [0, 2^62, 4] F32: no element, span [0, 0]; reading it once passed a null pointer to memcpy.
+    # [0, 2^62, 4] and [2, 2^62, 0] F32: no element, span [0, 0]; reading them once passed a null
+    # pointer to memcpy and overflowed the element count.
     yield "empty_tensor_huge_extents", container(
         {
             "layers.0.k": {"dtype": "F32", "shape": [0, 4611686018427387904, 4], "data_offsets": [0, 0]},
-            "layers.0.v": {"dtype": "F32", "shape": [1, 4611686018427387904, 0], "data_offsets": [0, 0]},
+            "layers.0.v": {"dtype": "F32", "shape": [2, 4611686018427387904, 0], "data_offsets": [0, 0]},
         },
         b"",
     )

@@ -53,15 +53,15 @@ TEST(SafetensorsHeader, ByteCountThatWrapsToZeroIsRefused) {
 
 TEST(SafetensorsHeader, EmptyTensorWithHugeExtentsReadsAsEmptyAndIsNoTrace) {
   // [0, 2^62, 4] F32 holds no element: its span [0, 0] is right. Reading it once passed a null
-  // pointer to memcpy (UndefinedBehaviorSanitizer, found by the safetensors_trace fuzzer); it is
-  // an empty tensor, and no trace layer.
+  // pointer to memcpy, and [2, 2^62, 0] overflowed its element count (UndefinedBehaviorSanitizer,
+  // both found by the safetensors_trace fuzzer); each is an empty tensor, and no trace layer.
   const testing::ScratchDir dir;
   const std::string path = safetensors_file(
       dir, "empty.safetensors",
       R"({"layers.0.k":{"dtype":"F32","shape":[0,4611686018427387904,4],"data_offsets":[0,0]},)"
-      R"("layers.0.v":{"dtype":"F32","shape":[1,4611686018427387904,0],"data_offsets":[0,0]}})",
+      R"("layers.0.v":{"dtype":"F32","shape":[2,4611686018427387904,0],"data_offsets":[0,0]}})",
       0);
-  SafetensorsReader reader(path);
+  SafetensorsReader reader(path);  // [2, 2^62, 0]: its element count overflowed before the 0
   EXPECT_EQ(reader.read("layers.0.k").size(), 0);
   EXPECT_EQ(reader.read("layers.0.v").size(), 0);
   expect_contains(input_error_of([&] { read_trace(path, 0, decode_point()); }),
