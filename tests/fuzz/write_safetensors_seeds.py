@@ -105,6 +105,13 @@ def seeds():
         },
         b"",
     )
+    # An empty I32 tensor (the int32 reader copied from a null pointer).
+    yield "empty_int32", container(
+        {"ids": {"dtype": "I32", "shape": [0], "data_offsets": [0, 0]},
+         "layers.0.k": {"dtype": "F16", "shape": [1, 1, 2], "data_offsets": [0, 4]},
+         "layers.0.v": {"dtype": "F16", "shape": [1, 1, 2], "data_offsets": [4, 8]}},
+        bytes(8),
+    )
     # Decode tensors without steps: the query head count is bounded by nothing.
     yield "empty_decode_queries", container(
         {

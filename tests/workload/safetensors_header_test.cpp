@@ -64,6 +64,10 @@ TEST(SafetensorsHeader, EmptyTensorWithHugeExtentsReadsAsEmptyAndIsNoTrace) {
   SafetensorsReader reader(path);  // [2, 2^62, 0]: its element count overflowed before the 0
   EXPECT_EQ(reader.read("layers.0.k").size(), 0);
   EXPECT_EQ(reader.read("layers.0.v").size(), 0);
+  const std::string ints = safetensors_file(
+      dir, "empty_ints.safetensors", R"({"ids":{"dtype":"I32","shape":[0],"data_offsets":[0,0]}})",
+      0);
+  EXPECT_TRUE(SafetensorsReader(ints).read_int32("ids").empty());  // memcpy from null, too
   expect_contains(input_error_of([&] { read_trace(path, 0, decode_point()); }),
                   {"empty.safetensors", "'layers.0.k'", "empty shape"});
 }
