@@ -11,9 +11,8 @@ trace, Quest rows only (the oracle reads the true attention and is no selector a
 import os
 
 from analysis import style
-from analysis.figures_accuracy import tradeoff_source
+from analysis.figures_accuracy import real_source, tradeoff_source
 from analysis.figures_layout import STEP_TIME_LABEL, add_legend, caption, context_label
-from analysis.figures_accuracy import real_source
 from analysis.figures_runs import Source, column_is, pin_unplotted, report
 from analysis.frames import distinct_values, format_value, numeric
 from analysis.metrics import METRIC_LABELS
@@ -69,6 +68,23 @@ def evenly_spaced(items, count):
     return [items[round(i * step)] for i in range(count)]
 
 
+def draw_front(panel, pairs, colour, cloud_label, front_label, point_label, fontsize):
+    """Every (cost, accuracy) pair faint, the Pareto front as a step line with its points ringed,
+    and LABELLED_PER_FRONT of them labelled by point_label(index). Returns the front's indices."""
+    panel.scatter([p[0] for p in pairs], [p[1] for p in pairs], s=10, alpha=0.3, color=colour,
+                  label=cloud_label)
+    front = pareto_front(pairs)
+    front_pairs = [pairs[i] for i in front]
+    panel.step([p[0] for p in front_pairs], [p[1] for p in front_pairs], where="post",
+               color=colour, linewidth=1.2)
+    panel.scatter([p[0] for p in front_pairs], [p[1] for p in front_pairs], s=36,
+                  facecolors="none", edgecolors=colour, linewidths=1.2, label=front_label)
+    for i in evenly_spaced(front, LABELLED_PER_FRONT):
+        panel.annotate(point_label(i), pairs[i], textcoords="offset points", xytext=(4, 4),
+                       fontsize=fontsize, color=colour)
+    return front
+
+
 def plot_pareto(results_dir, out_dir):
     """(f) from the synthetic runs, then from the real-trace runs. Returns the files written."""
     return plot_synthetic_pareto(results_dir, out_dir) + plot_real_pareto(results_dir, out_dir)
@@ -102,20 +118,10 @@ def plot_synthetic_pareto(results_dir, out_dir):
             pairs = list(zip(numeric(members, "time_us"), accuracy(members)))
             if not pairs:
                 continue
-            colour = style.color(index)
-            panel.scatter([p[0] for p in pairs], [p[1] for p in pairs], s=10, alpha=0.3,
-                          color=colour, label=f"all points, context {context_label(context)}")
-            front = pareto_front(pairs)
-            front_pairs = [pairs[i] for i in front]
-            panel.step([p[0] for p in front_pairs], [p[1] for p in front_pairs], where="post",
-                       color=colour, linewidth=1.2)
-            panel.scatter([p[0] for p in front_pairs], [p[1] for p in front_pairs], s=36,
-                          facecolors="none", edgecolors=colour, linewidths=1.2,
-                          label=f"Pareto-optimal, context {context_label(context)}")
-            for i in evenly_spaced(front, LABELLED_PER_FRONT):
-                panel.annotate(knob_label(members.iloc[i], letters), pairs[i],
-                               textcoords="offset points", xytext=(4, 4), fontsize=6.5,
-                               color=colour)
+            front = draw_front(panel, pairs, style.color(index),
+                               f"all points, context {context_label(context)}",
+                               f"Pareto-optimal, context {context_label(context)}",
+                               lambda i: knob_label(members.iloc[i], letters), fontsize=6.5)
             report("f", f"{name}, context {format_value(context)}: {len(front)} of {len(pairs)} "
                    "points optimal")
         panel.set_xlabel(STEP_TIME_LABEL)
@@ -157,20 +163,9 @@ def plot_real_pareto(results_dir, out_dir):
         for index, trace in enumerate(traces):
             members = means[(means["trace"] == trace) & accuracy(means).notna()]
             pairs = list(zip(numeric(members, "bytes_model"), accuracy(members)))
-            colour = style.color(index)
-            panel.scatter([p[0] for p in pairs], [p[1] for p in pairs], s=10, alpha=0.3,
-                          color=colour, label=f"all Quest settings, {trace}")
-            front = pareto_front(pairs)
-            front_pairs = [pairs[i] for i in front]
-            panel.step([p[0] for p in front_pairs], [p[1] for p in front_pairs], where="post",
-                       color=colour, linewidth=1.2)
-            panel.scatter([p[0] for p in front_pairs], [p[1] for p in front_pairs], s=36,
-                          facecolors="none", edgecolors=colour, linewidths=1.2,
-                          label=f"Pareto-optimal, {trace}")
-            for i in evenly_spaced(front, LABELLED_PER_FRONT):
-                panel.annotate(knob_label(members.iloc[i], letters, knobs), pairs[i],
-                               textcoords="offset points", xytext=(4, 4), fontsize=6,
-                               color=colour)
+            front = draw_front(panel, pairs, style.color(index), f"all Quest settings, {trace}",
+                               f"Pareto-optimal, {trace}",
+                               lambda i: knob_label(members.iloc[i], letters, knobs), fontsize=6)
             report("f-real", f"{name}, {trace}: {len(front)} of {len(pairs)} settings optimal")
         panel.set_xscale("log")
         panel.set_xlabel(REAL_COST_LABEL)
