@@ -272,19 +272,22 @@ class SweepRunner {
   const SweepConfig& sweep_;
   const RunnerOptions& options_;
   std::map<std::string, std::unique_ptr<Backend>> backends_;
-  // Every point's workload is checked before anything is written, so a bad one is bad input (exit
-  // 2, no run directory), not failed points: a trace layer by its header (the tensors this point's
-  // phase and cache fill read, shapes, head layout, needles; header reads are cheap, so every point
-  // is checked), a synthetic workload by the generator's checks once per workload.
+  // Every workload is checked before anything is written, so a bad one is bad input (exit 2, no
+  // run directory), not failed points: a trace layer by its header (the tensors the point's phase
+  // and cache fill read, shapes, head layout, needles), a synthetic workload by the generator's
+  // checks. Once per workload: what the checks read are workload-role parameters (cache fill and
+  // head layout included), which workload_key holds.
   void check_workloads(const std::vector<ExpandedPoint>& points) const {
-    std::set<std::string> checked_synthetic;
+    std::set<std::string> checked;
     for (const ExpandedPoint& point : points) {
       const PointConfig& config = point.config;
-      if (!point.skip_reason.empty() || is_model_level(config.task)) continue;
+      if (!point.skip_reason.empty() || is_model_level(config.task) ||
+          !checked.insert(workload_key(config)).second)
+        continue;
       if (!config.workload.trace_path.empty())
         inspect_trace_layer(config.workload.trace_path, config.workload.trace_layer, config,
                             sweep_.head_calibration(config.head_calibration));
-      else if (checked_synthetic.insert(workload_key(config)).second)
+      else
         check_generator_inputs(config);
     }
   }
